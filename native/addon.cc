@@ -1,0 +1,44 @@
+// Module init only: per-env instance data, classes and functions, error
+// classes handed over by lib/errors.ts through setup().
+#include <napi.h>
+
+#include "errors.h"
+#include "info.h"
+#include "instance.h"
+//#include "model.h"
+#include "tensor.h"
+
+namespace bt {
+
+Napi::Value Setup(const Napi::CallbackInfo& info) {
+  return Guard(info.Env(), [&] {
+    if (!info[0].IsObject()) ThrowType("Expected an object of error classes for setup");
+    SetErrorClasses(info.Env(), info[0].As<Napi::Object>());
+    return info.Env().Undefined();
+  });
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  auto* data = new InstanceData();
+  env.SetInstanceData<InstanceData>(data);
+  ConfigureThreads();
+
+  Napi::Function tensor = TensorWrap::Init(env);
+  data->tensor_ctor = Napi::Persistent(tensor);
+  exports.Set("Tensor", tensor);
+  //Napi::Function model = ModelWrap::Init(env);
+  //data->model_ctor = Napi::Persistent(model);
+  //exports.Set("Model", model);
+
+  exports.Set("setup", Napi::Function::New(env, Setup, "setup"));
+  RegisterInfo(env, exports);
+  RegisterTensorOps(env, exports);
+  RegisterTensorCreate(env, exports);
+  return exports;
+}
+
+}  // namespace bt
+
+static Napi::Object InitModule(Napi::Env env, Napi::Object exports) { return bt::Init(env, exports); }
+
+NODE_API_MODULE(bertorch, InitModule)

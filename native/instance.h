@@ -1,0 +1,20 @@
+// Per-environment state (one per Node main thread or worker_thread): the JS
+// classes we construct from C++.
+// No statics hold Napi references; this object is freed with the environment.
+#pragma once
+#include <napi.h>
+#include <atomic>
+#include <map>
+#include <string>
+
+namespace bt {
+
+struct InstanceData {
+  Napi::FunctionReference tensor_ctor;
+  Napi::FunctionReference model_ctor;
+  std::map<std::string, Napi::FunctionReference> error_classes;
+};
+
+inline InstanceData* Instance(Napi::Env env) { return env.GetInstanceData<InstanceData>(); }
+
+}  // namespace bt
