@@ -5,7 +5,7 @@
 #include "errors.h"
 #include "info.h"
 #include "instance.h"
-//#include "model.h"
+#include "model_binding.h"
 #include "tensor.h"
 
 namespace bt {
@@ -26,9 +26,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Napi::Function tensor = TensorWrap::Init(env);
   data->tensor_ctor = Napi::Persistent(tensor);
   exports.Set("Tensor", tensor);
-  //Napi::Function model = ModelWrap::Init(env);
-  //data->model_ctor = Napi::Persistent(model);
-  //exports.Set("Model", model);
+  Napi::Function model = ModelWrap::Init(env);
+  data->model_ctor = Napi::Persistent(model);
+  exports.Set("Model", model);
 
   exports.Set("setup", Napi::Function::New(env, Setup, "setup"));
   RegisterInfo(env, exports);

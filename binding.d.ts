@@ -1,0 +1,101 @@
+/**
+ * The raw native module, name for name with native/*.cc registrations.
+ * Internal: users import from lib/. Tensors here are native handles.
+ */
+export type DType = 'float32' | 'float64' | 'float16' | 'bfloat16' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'bool';
+export type NativeArray = Float32Array | Float64Array | BigInt64Array | Int32Array | Int16Array | Int8Array | Uint8Array | Uint16Array;
+
+export declare class NativeTensor {
+  dispose(): void;
+  isDisposed(): boolean;
+  shape(): number[];
+  dtype(): DType;
+  device(): string;
+  numel(): number;
+  item(): number | bigint | boolean;
+  toArray(): NativeArray;
+  data(): Promise<NativeArray>;
+  to(target: string): NativeTensor;
+  requiresGrad(): boolean;
+  setRequiresGrad(value: boolean): NativeTensor;
+  grad(): NativeTensor | null;
+  backward(gradient?: NativeTensor | null, retainGraph?: boolean): void;
+  zeroGrad(): void;
+  toString(): string;
+}
+
+export interface NativeInfo {
+  libtorchVersion: string;
+  libtorchRoot: string;
+  blas: string;
+  mkldnn: string;
+  openmp: string;
+  cpuCapability: string;
+  intraOpThreads: number;
+  interOpThreads: number;
+  availableCores: number;
+  parallelInfo: string;
+  cudaAvailable: boolean;
+  cudaBuilt: boolean;
+  cudaDevices: string[];
+  cudnn: string;
+  cudaVersion: string;
+  config: string;
+}
+
+type T = NativeTensor;
+type TS = NativeTensor | number | boolean;
+
+export interface Binding {
+  Tensor: typeof NativeTensor;
+  Model: new () => NativeModel;
+  setup(errors: Record<string, Function>): void;
+  info(): NativeInfo;
+  cudaAvailable(): boolean;
+  cudaSynchronize(): void;
+  // factories and switches (native/tensor_create.cc)
+  fromArray(data: NativeArray, shape: number[], dtype: DType, device?: string): T;
+  zeros(shape: number[], dtype?: DType, device?: string): T;
+  ones(shape: number[], dtype?: DType, device?: string): T;
+  full(shape: number[], value: number, dtype?: DType, device?: string): T;
+  arange(start: number, end: number, step?: number, dtype?: DType, device?: string): T;
+  rand(shape: number[], dtype?: DType, device?: string, seed?: number): T;
+  randn(shape: number[], dtype?: DType, device?: string, seed?: number): T;
+  manualSeed(seed: number): void;
+  setGradEnabled(enabled: boolean): boolean;
+  isGradEnabled(): boolean;
+  liveTensors(): number;
+  matmulAsync(a: T, b: T, repeat?: number): Promise<T>;
+  setNumThreads(n: number): void;
+  getNumThreads(): number;
+  // ops (native/tensor_ops.cc)
+  add(a: T, b: TS): T; sub(a: T, b: TS): T; mul(a: T, b: TS): T; div(a: T, b: TS): T; pow(a: T, b: TS): T;
+  maximum(a: T, b: TS): T; minimum(a: T, b: TS): T;
+  eq(a: T, b: TS): T; ne(a: T, b: TS): T; lt(a: T, b: TS): T; le(a: T, b: TS): T; gt(a: T, b: TS): T; ge(a: T, b: TS): T;
+  neg(a: T): T; exp(a: T): T; log(a: T): T; sqrt(a: T): T; abs(a: T): T; tanh(a: T): T; sigmoid(a: T): T; relu(a: T): T;
+  gelu(a: T, approximate?: 'none' | 'tanh'): T;
+  isnan(a: T): T; clone(a: T): T; detach(a: T): T; contiguous(a: T): T;
+  where(cond: T, a: TS, b: TS): T;
+  maskedFill(a: T, mask: T, value: number): T;
+  matmul(a: T, b: T): T; bmm(a: T, b: T): T; linear(x: T, w: T, b?: T | null): T;
+  reshape(a: T, shape: number[]): T; view(a: T, shape: number[]): T; permute(a: T, dims: number[]): T;
+  transpose(a: T, d0: number, d1: number): T;
+  slice(a: T, dim: number, start?: number, end?: number, step?: number): T;
+  indexSelect(a: T, dim: number, index: T): T; gather(a: T, dim: number, index: T): T;
+  cat(list: T[], dim?: number): T; stack(list: T[], dim?: number): T;
+  sum(a: T, dim?: number | number[] | null, keepdim?: boolean): T;
+  mean(a: T, dim?: number | number[] | null, keepdim?: boolean): T;
+  max(a: T, dim?: number, keepdim?: boolean): T;
+  argmax(a: T, dim?: number, keepdim?: boolean): T;
+  softmax(a: T, dim: number): T; logSoftmax(a: T, dim: number): T;
+  layerNorm(a: T, shape: number[], w?: T | null, b?: T | null, eps?: number): T;
+  embedding(ids: T, weight: T, paddingIdx?: number): T;
+  dropout(a: T, p: number, train?: boolean): T;
+  crossEntropy(logits: T, target: T, ignoreIndex?: number, reduction?: 'mean' | 'sum' | 'none'): T;
+}
+
+/** Filled in by the model issue (native/model_binding.cc). */
+export interface NativeModel {}
+
+declare const binding: Binding;
+export default binding;

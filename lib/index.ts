@@ -1,0 +1,4 @@
+/** bertorch: the public surface. Re-exports only. */
+export * from './errors.js';
+export * from './tensor.js';
+export * from './info.js';

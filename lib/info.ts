@@ -1,0 +1,43 @@
+/**
+ * info(): what this bertorch runs on — versions, BLAS, threads, CUDA devices,
+ * and whether the addon was prebuilt or compiled here.
+ */
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { loadBinding, packageRoot } from './binding.js';
+
+export interface BertorchInfo {
+  version: string;
+  libtorchVersion: string;
+  libtorchRoot: string;
+  /** e.g. `mkl 2024.2`, `openblas`; the BLAS ATen calls for matmul. */
+  blas: string;
+  mkldnn: string;
+  openmp: string;
+  cpuCapability: string;
+  intraOpThreads: number;
+  interOpThreads: number;
+  availableCores: number;
+  cudaAvailable: boolean;
+  cudaBuilt: boolean;
+  cudaDevices: string[];
+  cudnn: string;
+  cudaVersion: string;
+  /** true when node-gyp-build loaded a binary from prebuilds/. */
+  prebuilt: boolean;
+  binary: string;
+}
+
+/** Describes the runtime. @example console.log(info().blas) */
+export function info(): BertorchInfo {
+  const { binding, file, prebuilt } = loadBinding();
+  const { config: _config, parallelInfo: _p, ...rest } = binding.info();
+  const require = createRequire(import.meta.url);
+  const version = require(path.join(packageRoot(), 'package.json')).version as string;
+  return { version, ...rest, prebuilt, binary: file };
+}
+
+/** Sets libtorch's intra-op threads (default: the cores this process may use, cgroup-aware). */
+export function setNumThreads(n: number): void {
+  loadBinding().binding.setNumThreads(n);
+}

@@ -1,0 +1,62 @@
+#include "checkpoint.h"
+
+#include <torch/csrc/autograd/function.h>
+#include <torch/csrc/autograd/functions/utils.h>
+
+#include <mutex>
+
+namespace bt {
+
+namespace {
+at::Generator DefaultGenerator(const at::Device& d) {
+  return d.is_cpu() ? at::detail::getDefaultCPUGenerator() : at::globalContext().defaultGenerator(d);
+}
+
+struct CheckpointBackward : torch::autograd::Node {
+  LayerFn fn;
+  torch::Tensor input;
+  c10::intrusive_ptr<c10::TensorImpl> rng_state;
+
+  torch::autograd::variable_list apply(torch::autograd::variable_list&& grads) override {
+    torch::Tensor x = input.detach().requires_grad_(true);
+    torch::Tensor y;
+    {
+      auto gen = DefaultGenerator(x.device());
+      std::lock_guard<std::mutex> lock(gen.mutex());
+      auto now = gen.get_state();
+      gen.set_state(torch::Tensor(rng_state));
+      torch::AutoGradMode enable(true);
+      y = fn(x);
+      gen.set_state(now);
+    }
+    torch::autograd::backward({y}, {grads[0]});
+    return {x.grad()};
+  }
+  std::string name() const override { return "CheckpointBackward"; }
+  void release_variables() override {
+    input.reset();
+    fn = nullptr;
+  }
+};
+}  // namespace
+
+torch::Tensor Checkpoint(LayerFn fn, const torch::Tensor& x) {
+  auto node = std::make_shared<CheckpointBackward>();
+  {
+    auto gen = DefaultGenerator(x.device());
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    node->rng_state = gen.get_state().getIntrusivePtr();
+  }
+  torch::Tensor y;
+  {
+    torch::NoGradGuard no_grad;
+    y = fn(x);
+  }
+  node->fn = std::move(fn);
+  node->input = x.detach();
+  node->set_next_edges(torch::autograd::collect_next_edges(x));
+  torch::autograd::set_history(y, node);
+  return y;
+}
+
+}  // namespace bt

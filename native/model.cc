@@ -1,0 +1,117 @@
+#include "model.h"
+
+#include <cmath>
+
+namespace bt {
+
+BertRunner::BertRunner(const bert::BertConfig& config, bert::Task task, uint64_t seed) {
+  // Initialisation draws from a private generator seeded here: two models made
+  // with the same seed are identical whatever else the process has drawn.
+  auto gen = at::detail::getDefaultCPUGenerator();
+  std::lock_guard<std::mutex> lock(gen.mutex());
+  auto saved = gen.get_state();
+  gen.set_current_seed(seed);
+  module_ = bert::BertForTask(config, task);
+  gen.set_state(saved);
+}
+
+std::string BertRunner::HfName(const std::string& name) const {
+  if (module_->task == bert::Task::Base && name.rfind("bert.", 0) == 0) return name.substr(5);
+  return name;
+}
+
+std::vector<std::pair<std::string, torch::Tensor>> BertRunner::NamedParameters() const {
+  std::vector<std::pair<std::string, torch::Tensor>> out;
+  for (const auto& item : module_->named_parameters(true)) out.emplace_back(HfName(item.key()), item.value());
+  return out;
+}
+
+LoadReport BertRunner::LoadState(const std::map<std::string, torch::Tensor>& state) {
+  torch::NoGradGuard no_grad;
+  LoadReport report;
+  std::map<std::string, bool> used;
+  for (auto& [name, param] : NamedParameters()) {
+    auto it = state.find(name);
+    if (it == state.end()) {
+      report.missing.push_back(name);
+      continue;
+    }
+    used[name] = true;
+    if (it->second.sizes() != param.sizes()) {
+      report.mismatched.push_back(name + ": checkpoint " + c10::str(it->second.sizes()) + " vs model " +
+                                  c10::str(param.sizes()));
+      continue;
+    }
+    param.copy_(it->second);
+  }
+  for (const auto& [name, t] : state)
+    if (!used.count(name)) report.unexpected.push_back(name);
+  return report;
+}
+
+bert::Batch BertRunner::ToDevice(const bert::Batch& b) const {
+  auto mv = [&](const torch::Tensor& t) { return t.defined() ? t.to(device_, /*non_blocking=*/true) : t; };
+  return {mv(b.input_ids), mv(b.attention_mask), mv(b.token_type_ids), mv(b.labels), mv(b.next_sentence_label)};
+}
+
+bert::Output BertRunner::Forward(const bert::Batch& b, const bert::ForwardOptions& o) {
+  return module_->forward(ToDevice(b), o);
+}
+
+torch::Tensor BertRunner::ForwardBackward(const bert::Batch& b, double loss_scale) {
+  TORCH_CHECK_VALUE(b.labels.defined(), "a training step needs labels");
+  torch::AutoGradMode grad(true);
+  auto out = module_->forward(ToDevice(b), {});
+  auto loss = out.loss;
+  (loss_scale == 1.0 ? loss : loss * loss_scale).backward();
+  return loss.detach();
+}
+
+void BertRunner::ConfigureOptimizer(const optim::AdamWOptions& o, const optim::ScheduleOptions& s, bool decay_all) {
+  std::vector<optim::ParamState> params;
+  for (auto& [name, p] : NamedParameters()) {
+    // HF Trainer: no weight decay on biases and LayerNorm weights.
+    bool no_decay = !decay_all && (name.find("bias") != std::string::npos || name.find("LayerNorm") != std::string::npos);
+    params.push_back({name, p, !no_decay, {}, {}});
+  }
+  optimizer_ = std::make_unique<optim::AdamW>(std::move(params), o, s);
+}
+
+StepResult BertRunner::OptimizerStep(double max_grad_norm) {
+  TORCH_CHECK(optimizer_, "configureOptimizer() must be called before optimizerStep()");
+  StepResult r;
+  r.grad_norm = optim::ClipGradNorm(optimizer_->params(), max_grad_norm);
+  r.lr = optimizer_->Step();
+  ZeroGrad();
+  return r;
+}
+
+StepResult BertRunner::TrainStep(const bert::Batch& b, double max_grad_norm, bool skip_nonfinite) {
+  TORCH_CHECK(optimizer_, "configureOptimizer() must be called before trainStep()");
+  double loss = ForwardBackward(b, 1.0).item<double>();
+  if (!std::isfinite(loss)) {
+    ZeroGrad();
+    TORCH_CHECK_VALUE(skip_nonfinite, "non-finite loss (", loss, ") at optimizer step ", optimizer_->step() + 1);
+    StepResult r;
+    r.loss = loss;
+    r.skipped = true;
+    r.lr = optimizer_->CurrentLr();
+    return r;
+  }
+  StepResult r = OptimizerStep(max_grad_norm);
+  r.loss = loss;
+  return r;
+}
+
+void BertRunner::ZeroGrad() {
+  for (auto& p : module_->parameters()) p.mutable_grad().reset();  // set_to_none
+}
+
+void BertRunner::To(const torch::Device& d, std::optional<torch::ScalarType> dtype) {
+  TORCH_CHECK(!optimizer_, "move the model before configureOptimizer(): AdamW state lives on the parameters' device");
+  if (dtype) module_->to(d, *dtype);
+  else module_->to(d);
+  device_ = d;
+}
+
+}  // namespace bt

@@ -1,0 +1,65 @@
+// BertRunner: what a JS Model drives, in plain C++ — a BertForTask, its
+// device, and (once configured) its AdamW. The training step is one call:
+// forward, loss, backward, clip, AdamW, schedule. Parameter names are HF's
+// (BertModel's without the "bert." prefix, as HF's base model saves them).
+// Threading: one call at a time (the binding's busy flag guarantees it);
+// grad mode is set by the worker thread that calls in.
+#pragma once
+#include <torch/torch.h>
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "bert.h"
+#include "optim.h"
+
+namespace bt {
+
+struct StepResult {
+  double loss = 0;
+  double grad_norm = 0;
+  double lr = 0;
+  bool skipped = false;  // non-finite loss with skip policy
+};
+
+struct LoadReport {
+  std::vector<std::string> missing, unexpected, mismatched;
+};
+
+class BertRunner {
+ public:
+  BertRunner(const bert::BertConfig& config, bert::Task task, uint64_t seed);
+
+  // HF-named parameters, in registration order.
+  std::vector<std::pair<std::string, torch::Tensor>> NamedParameters() const;
+  LoadReport LoadState(const std::map<std::string, torch::Tensor>& state);
+
+  bert::Output Forward(const bert::Batch& b, const bert::ForwardOptions& o);
+  // Adds d(loss * loss_scale)/dparams to the grads; returns the unscaled loss.
+  torch::Tensor ForwardBackward(const bert::Batch& b, double loss_scale);
+  StepResult OptimizerStep(double max_grad_norm);
+  StepResult TrainStep(const bert::Batch& b, double max_grad_norm, bool skip_nonfinite);
+  void ZeroGrad();
+
+  void ConfigureOptimizer(const optim::AdamWOptions& o, const optim::ScheduleOptions& s, bool decay_all);
+  optim::AdamW* optimizer() { return optimizer_.get(); }
+
+  void SetTraining(bool on) { module_->train(on); }
+  bool training() const { return module_->is_training(); }
+  void To(const torch::Device& d, std::optional<torch::ScalarType> dtype);
+  const torch::Device& device() const { return device_; }
+  const bert::BertConfig& config() const { return module_->config; }
+  bert::Task task() const { return module_->task; }
+  bert::Batch ToDevice(const bert::Batch& b) const;
+
+ private:
+  std::string HfName(const std::string& name) const;
+  bert::BertForTask module_{nullptr};
+  std::unique_ptr<optim::AdamW> optimizer_;
+  torch::Device device_{torch::kCPU};
+};
+
+}  // namespace bt

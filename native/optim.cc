@@ -1,0 +1,112 @@
+#include "optim.h"
+
+#include <cmath>
+
+namespace bt::optim {
+
+double ScheduleFactor(const ScheduleOptions& s, int64_t step) {
+  double w = static_cast<double>(s.warmup_steps);
+  if (s.kind == "constant") return 1.0;
+  if (step < s.warmup_steps) return static_cast<double>(step) / std::max(1.0, w);
+  if (s.kind == "constant_with_warmup") return 1.0;
+  double remaining = static_cast<double>(s.total_steps - step);
+  double span = std::max(1.0, static_cast<double>(s.total_steps - s.warmup_steps));
+  if (s.kind == "linear") return std::max(0.0, remaining / span);
+  if (s.kind == "cosine") {
+    double progress = static_cast<double>(step - s.warmup_steps) / span;
+    return std::max(0.0, 0.5 * (1.0 + std::cos(M_PI * s.num_cycles * 2.0 * progress)));
+  }
+  TORCH_CHECK_VALUE(false, "unknown schedule '", s.kind, "' (constant, constant_with_warmup, linear, cosine)");
+}
+
+AdamW::AdamW(std::vector<ParamState> params, AdamWOptions opts, ScheduleOptions sched)
+    : params_(std::move(params)), opts_(opts), sched_(sched) {
+  TORCH_CHECK_VALUE(opts_.lr >= 0, "lr must be >= 0, got ", opts_.lr);
+  TORCH_CHECK_VALUE(opts_.beta1 >= 0 && opts_.beta1 < 1, "beta1 must be in [0, 1), got ", opts_.beta1);
+  TORCH_CHECK_VALUE(opts_.beta2 >= 0 && opts_.beta2 < 1, "beta2 must be in [0, 1), got ", opts_.beta2);
+  TORCH_CHECK_VALUE(opts_.eps >= 0, "eps must be >= 0, got ", opts_.eps);
+  TORCH_CHECK_VALUE(opts_.weight_decay >= 0, "weight_decay must be >= 0, got ", opts_.weight_decay);
+  ScheduleFactor(sched_, 0);  // validates the kind
+}
+
+double AdamW::CurrentLr() const { return opts_.lr * ScheduleFactor(sched_, step_); }
+
+double AdamW::Step() {
+  torch::NoGradGuard no_grad;
+  double lr = CurrentLr();
+  step_++;
+  for (auto& p : params_) {
+    if (!p.param.grad().defined() || p.exp_avg.defined()) continue;
+    p.exp_avg = torch::zeros_like(p.param, at::MemoryFormat::Preserve);
+    p.exp_avg_sq = torch::zeros_like(p.param, at::MemoryFormat::Preserve);
+  }
+  bool fused = opts_.impl != "reference" && StepFused(lr);
+  TORCH_CHECK_VALUE(fused || opts_.impl != "fused", "fused AdamW is not available for this device / libtorch");
+  if (!fused) StepReference(lr);
+  return lr;
+}
+
+// torch.optim.AdamW single-tensor path (foreach=False), element for element:
+//   p <- p * (1 - lr*wd);  m <- b1 m + (1-b1) g;  v <- b2 v + (1-b2) g^2
+//   p <- p - (lr / (1 - b1^t)) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
+void AdamW::StepReference(double lr) {
+  double t = static_cast<double>(step_);
+  double bc1 = 1.0 - std::pow(opts_.beta1, t);
+  double bc2_sqrt = std::sqrt(1.0 - std::pow(opts_.beta2, t));
+  double step_size = lr / bc1;
+  for (auto& p : params_) {
+    const auto& g = p.param.grad();
+    if (!g.defined()) continue;
+    auto& w = p.param;
+    double wd = p.decay ? opts_.weight_decay : 0.0;
+    if (wd != 0.0) w.mul_(1.0 - lr * wd);
+    p.exp_avg.mul_(opts_.beta1).add_(g, 1.0 - opts_.beta1);
+    p.exp_avg_sq.mul_(opts_.beta2).addcmul_(g, g, 1.0 - opts_.beta2);
+    auto denom = (p.exp_avg_sq.sqrt() / bc2_sqrt).add_(opts_.eps);
+    w.addcdiv_(p.exp_avg, denom, -step_size);
+  }
+}
+
+// libtorch's fused AdamW (one kernel per parameter group and dtype): CUDA
+// since 2.0, CPU since 2.4. Same math; rounding differs in the last bits.
+bool AdamW::StepFused(double lr) {
+  if (params_.empty()) return true;
+  const auto& first = params_.front().param;
+  if (!first.is_cuda()) return false;
+  std::vector<torch::Tensor> groups[2][4];
+  for (auto& p : params_) {
+    if (!p.param.grad().defined()) continue;
+    auto* g = groups[p.decay ? 1 : 0];
+    g[0].push_back(p.param);
+    g[1].push_back(p.param.grad());
+    g[2].push_back(p.exp_avg);
+    g[3].push_back(p.exp_avg_sq);
+  }
+  if (!step_tensor_.defined()) step_tensor_ = torch::zeros({1}, first.options().dtype(torch::kFloat));
+  step_tensor_.fill_(static_cast<double>(step_));
+  for (int d = 0; d < 2; d++) {
+    auto& g = groups[d];
+    if (g[0].empty()) continue;
+    std::vector<torch::Tensor> steps(g[0].size(), step_tensor_);
+    at::_fused_adamw_(g[0], g[1], g[2], g[3], {}, steps, lr, opts_.beta1, opts_.beta2,
+                      d ? opts_.weight_decay : 0.0, opts_.eps, false, false, {}, {});
+  }
+  return true;
+}
+
+double ClipGradNorm(std::vector<ParamState>& params, double max_norm) {
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> norms;
+  for (auto& p : params)
+    if (p.param.grad().defined()) norms.push_back(p.param.grad().detach().norm(2).to(torch::kFloat));
+  if (norms.empty()) return 0.0;
+  auto total = torch::stack(norms).norm(2);
+  if (max_norm > 0) {
+    auto coef = torch::clamp(max_norm / (total + 1e-6), c10::nullopt, 1.0);
+    for (auto& p : params)
+      if (p.param.grad().defined()) p.param.mutable_grad().mul_(coef.to(p.param.grad().dtype()));
+  }
+  return total.item<double>();
+}
+
+}  // namespace bt::optim
