@@ -1,0 +1,130 @@
+// Turning the `tokenizers` package's encodings into bertorch's Encoding
+// (typed arrays, UTF-16 offsets), plus the two pieces of transformers'
+// behaviour done in TypeScript because the npm binding differs from the
+// Python one: pair truncation lengths and decode's space clean-up.
+// Pure functions over plain values; no state.
+
+import type tokenizers from 'tokenizers';
+import { codePointToUtf16 } from './offsets.js';
+import { rangeError } from '../validate.js';
+
+type BackendEncoding = Awaited<ReturnType<InstanceType<typeof tokenizers.Tokenizer>['encode']>>;
+
+/** The model inputs and alignment of one encoded text (or text pair). */
+export interface Encoding {
+  /** Token ids, `[CLS] A [SEP] (B [SEP])` then padding. */
+  inputIds: Int32Array;
+  /** 0 for the first sequence (and its special tokens), 1 for the second; 0 on padding. */
+  tokenTypeIds: Int32Array;
+  /** 1 on real tokens, 0 on padding. */
+  attentionMask: Int32Array;
+  /** 1 on `[CLS]`, `[SEP]` and padding: positions masked-LM must never pick. */
+  specialTokensMask: Int32Array;
+  /** `[start, end)` of each token in its own input string, in UTF-16 code units; `[0, 0]` on special tokens. */
+  offsets: Array<[number, number]>;
+  /** Index of the word each token belongs to (per sequence), `null` on special tokens. */
+  wordIds: Array<number | null>;
+  /** 0 or 1 for the sequence a token comes from, `null` on special tokens. */
+  sequenceIds: Array<number | null>;
+  /** The token strings. */
+  tokens: string[];
+}
+
+/** @internal Where each text sits in a joined encoding: `[CLS] first [SEP] second [SEP]` or `first second`. */
+export interface Layout {
+  first: number;
+  second: number | undefined;
+  special: boolean;
+}
+
+// Sequence ids from the layout: the binding's getSequenceIds() loses the
+// first text's range when post-processing encodings made one by one.
+function sequenceIdsOf(layout: Layout, length: number): Array<number | null> {
+  const ids: Array<number | null> = new Array(length).fill(null);
+  const start = layout.special ? 1 : 0;
+  ids.fill(0, start, start + layout.first);
+  if (layout.second !== undefined) {
+    const secondStart = start + layout.first + (layout.special ? 1 : 0);
+    ids.fill(1, secondStart, secondStart + layout.second);
+  }
+  return ids;
+}
+
+/** @internal Copies an encoding out of the package into typed arrays. */
+export function toEncoding(encoding: BackendEncoding, layout: Layout, text: string, pair: string | undefined): Encoding {
+  const sequenceIds = sequenceIdsOf(layout, encoding.getLength());
+  const maps = [codePointToUtf16(text), pair === undefined ? undefined : codePointToUtf16(pair)];
+  const offsets = encoding.getOffsets().map(([start, end], i): [number, number] => {
+    const seq = sequenceIds[i];
+    const map = seq === null ? undefined : maps[seq];
+    return map ? [map(start), map(end)] : [start, end];
+  });
+  return {
+    inputIds: Int32Array.from(encoding.getIds()),
+    tokenTypeIds: Int32Array.from(encoding.getTypeIds()),
+    attentionMask: Int32Array.from(encoding.getAttentionMask()),
+    specialTokensMask: Int32Array.from(encoding.getSpecialTokensMask()),
+    offsets,
+    wordIds: encoding.getWordIds().map((w) => (w === undefined ? null : w)),
+    sequenceIds,
+    tokens: encoding.getTokens(),
+  };
+}
+
+
+/**
+ * @internal How many tokens of each text survive truncation to `budget`
+ * (maxLength minus the special tokens): HF tokenizers' `truncate_encodings`,
+ * as transformers runs it. Done here because the npm binding's build splits a
+ * pair differently when both texts exceed the budget.
+ */
+export function truncatedLengths(
+  n1: number,
+  n2: number | undefined,
+  budget: number,
+  strategy: 'longest_first' | 'only_second',
+): [number, number] {
+  const second = n2 ?? 0;
+  if (budget === 0) return [0, 0];
+  if (n1 + second <= budget) return [n1, second];
+  const toRemove = n1 + second - budget;
+  if (strategy === 'only_second') {
+    if (n2 === undefined) throw rangeError("a text pair with truncation 'only_second'", 'pair', n2);
+    if (n2 <= toRemove) {
+      throw new RangeError(
+        `Expected a second text of more than ${toRemove} tokens for truncation 'only_second' but received one of ${n2} tokens`,
+      );
+    }
+    return [n1, n2 - toRemove];
+  }
+  if (n2 === undefined) return [n1 - toRemove, 0];
+  // The shorter text keeps what it can; if both are long, they share the budget
+  // and the longer one gets the odd token.
+  const swap = n1 > n2;
+  let [short, long] = swap ? [n2, n1] : [n1, n2];
+  long = short > budget ? short : Math.max(short, budget - short);
+  if (short + long > budget) {
+    short = Math.floor(budget / 2);
+    long = short + (budget % 2);
+  }
+  return swap ? [long, short] : [short, long];
+}
+
+
+/** @internal transformers' `clean_up_tokenization`. */
+// transformers' `clean_up_tokenization` (tokenization_utils_base.py), which its
+// decode applies to the whole text. The package's WordPiece decoder does the
+// same replacements one token at a time, so it misses " ' " across tokens.
+export function cleanUpTokenization(text: string): string {
+  return text
+    .replaceAll(' .', '.')
+    .replaceAll(' ?', '?')
+    .replaceAll(' !', '!')
+    .replaceAll(' ,', ',')
+    .replaceAll(" ' ", "'")
+    .replaceAll(" n't", "n't")
+    .replaceAll(" 'm", "'m")
+    .replaceAll(" 's", "'s")
+    .replaceAll(" 've", "'ve")
+    .replaceAll(" 're", "'re");
+}
