@@ -48,7 +48,7 @@ type TS = NativeTensor | number | boolean;
 
 export interface Binding {
   Tensor: typeof NativeTensor;
-  Model: new () => NativeModel;
+  Model: new (config: Record<string, unknown>, architecture: string, seed: number) => NativeModel;
   setup(errors: Record<string, Function>): void;
   info(): NativeInfo;
   cudaAvailable(): boolean;
@@ -94,8 +94,26 @@ export interface Binding {
   crossEntropy(logits: T, target: T, ignoreIndex?: number, reduction?: 'mean' | 'sum' | 'none'): T;
 }
 
-/** Filled in by the model issue (native/model_binding.cc). */
-export interface NativeModel {}
+type Named = Record<string, NativeTensor>;
+/** native/model_binding.cc: one BERT (any head) with its optimizer. */
+export interface NativeModel {
+  parameterNames(): string[];
+  stateDict(): Named;
+  loadStateDict(state: Named): { missing: string[]; unexpected: string[]; mismatched: string[] };
+  grads(): Named;
+  forward(batch: object, opts?: { outputHiddenStates?: boolean; outputAttentions?: boolean; grad?: boolean }): Promise<Record<string, NativeTensor | NativeTensor[]>>;
+  forwardBackward(batch: object, lossScale?: number): Promise<number>;
+  trainStep(batch: object, maxGradNorm?: number, skipNonFinite?: boolean): Promise<{ loss: number; gradNorm: number; lr: number; skipped: boolean }>;
+  optimizerStep(maxGradNorm?: number): Promise<{ gradNorm: number; lr: number }>;
+  configureOptimizer(o: Record<string, unknown>): void;
+  optimizerState(): { step: number; expAvg: Named; expAvgSq: Named } | null;
+  loadOptimizerState(s: { step: number; expAvg: Named; expAvgSq: Named }): void;
+  zeroGrad(): void;
+  setTraining(on: boolean): void;
+  to(device: string, dtype?: string): void;
+  describe(): { numParameters: number; device: string; training: boolean; optimizerStep: number; lr: number };
+  dispose(): void;
+}
 
 declare const binding: Binding;
 export default binding;

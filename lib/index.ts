@@ -2,3 +2,4 @@
 export * from './errors.js';
 export * from './tensor.js';
 export * from './info.js';
+export * from './models/index.js';

@@ -218,17 +218,16 @@ BertForTaskImpl::BertForTaskImpl(const BertConfig& c, Task t) : config(c), task(
     dropout = register_module("dropout", torch::nn::Dropout(c.classifier_dropout.value_or(c.hidden_dropout_prob)));
     classifier = register_module("classifier", torch::nn::Linear(c.hidden_size, c.num_labels));
   }
-  InitWeights();
 }
 
-void BertForTaskImpl::InitWeights() {
+void BertForTaskImpl::InitWeights(at::Generator gen) {
   torch::NoGradGuard no_grad;
   for (auto& m : modules(/*include_self=*/false)) {
     if (auto* lin = m->as<torch::nn::Linear>()) {
-      lin->weight.normal_(0.0, config.initializer_range);
+      lin->weight.normal_(0.0, config.initializer_range, gen);
       if (lin->bias.defined()) lin->bias.zero_();
     } else if (auto* emb = m->as<torch::nn::Embedding>()) {
-      emb->weight.normal_(0.0, config.initializer_range);
+      emb->weight.normal_(0.0, config.initializer_range, gen);
       if (auto pad = emb->options.padding_idx()) emb->weight[*pad].zero_();
     } else if (auto* ln = m->as<torch::nn::LayerNorm>()) {
       ln->weight.fill_(1.0);

@@ -184,7 +184,7 @@ struct BertForTaskImpl : torch::nn::Module {
   Output forward(const Batch& b, const ForwardOptions& o);
   // HF _init_weights: normal(0, initializer_range) weights, zero biases,
   // LayerNorm ones/zeros, the padding embedding row zeroed.
-  void InitWeights();
+  void InitWeights(at::Generator gen);
   torch::Tensor Loss(const torch::Tensor& logits, const torch::Tensor& labels) const;
 
   BertConfig config;

@@ -1,5 +1,6 @@
 #include "model.h"
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <cmath>
 
 namespace bt {
@@ -7,12 +8,8 @@ namespace bt {
 BertRunner::BertRunner(const bert::BertConfig& config, bert::Task task, uint64_t seed) {
   // Initialisation draws from a private generator seeded here: two models made
   // with the same seed are identical whatever else the process has drawn.
-  auto gen = at::detail::getDefaultCPUGenerator();
-  std::lock_guard<std::mutex> lock(gen.mutex());
-  auto saved = gen.get_state();
-  gen.set_current_seed(seed);
   module_ = bert::BertForTask(config, task);
-  gen.set_state(saved);
+  module_->InitWeights(at::detail::createCPUGenerator(seed));
 }
 
 std::string BertRunner::HfName(const std::string& name) const {

@@ -1,0 +1,145 @@
+/**
+ * BertConfig: HF config.json for BERT, read and validated, with bertorch's
+ * presets. Plain data; no native code. Unknown keys are kept and written back
+ * so a round trip through bertorch loses nothing transformers wrote.
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { writeFileAtomic } from './atomic.js';
+
+export type HiddenAct = 'gelu' | 'gelu_new' | 'gelu_pytorch_tanh' | 'relu' | 'silu' | 'tanh';
+export type ProblemType = 'single_label_classification' | 'multi_label_classification' | 'regression';
+export type Architecture =
+  | 'BertModel' | 'BertForMaskedLM' | 'BertForSequenceClassification' | 'BertForTokenClassification' | 'BertForPreTraining';
+
+export const ARCHITECTURES: readonly Architecture[] = [
+  'BertModel', 'BertForMaskedLM', 'BertForSequenceClassification', 'BertForTokenClassification', 'BertForPreTraining',
+];
+
+/** HF BertConfig keys (snake_case, as in config.json). */
+export interface BertConfig {
+  vocab_size: number;
+  hidden_size: number;
+  num_hidden_layers: number;
+  num_attention_heads: number;
+  intermediate_size: number;
+  max_position_embeddings: number;
+  type_vocab_size: number;
+  hidden_act: HiddenAct;
+  hidden_dropout_prob: number;
+  attention_probs_dropout_prob: number;
+  classifier_dropout?: number | null;
+  layer_norm_eps: number;
+  initializer_range: number;
+  pad_token_id: number;
+  position_embedding_type?: 'absolute';
+  model_type?: 'bert';
+  architectures?: string[];
+  id2label?: Record<string, string>;
+  label2id?: Record<string, number>;
+  problem_type?: ProblemType | null;
+  torch_dtype?: string;
+  [key: string]: unknown;
+}
+
+/** HF's BertConfig defaults (bert-base-uncased). */
+export const DEFAULT_CONFIG: BertConfig = {
+  vocab_size: 30522,
+  hidden_size: 768,
+  num_hidden_layers: 12,
+  num_attention_heads: 12,
+  intermediate_size: 3072,
+  max_position_embeddings: 512,
+  type_vocab_size: 2,
+  hidden_act: 'gelu',
+  hidden_dropout_prob: 0.1,
+  attention_probs_dropout_prob: 0.1,
+  classifier_dropout: null,
+  layer_norm_eps: 1e-12,
+  initializer_range: 0.02,
+  pad_token_id: 0,
+  position_embedding_type: 'absolute',
+  model_type: 'bert',
+};
+
+/** Sizes from Turc et al. 2019 ("Well-Read Students Learn Better"), as the bert-* checkpoints. */
+export const PRESETS = {
+  tiny: { num_hidden_layers: 2, hidden_size: 128, num_attention_heads: 2, intermediate_size: 512 },
+  mini: { num_hidden_layers: 4, hidden_size: 256, num_attention_heads: 4, intermediate_size: 1024 },
+  small: { num_hidden_layers: 4, hidden_size: 512, num_attention_heads: 8, intermediate_size: 2048 },
+  medium: { num_hidden_layers: 8, hidden_size: 512, num_attention_heads: 8, intermediate_size: 2048 },
+  base: { num_hidden_layers: 12, hidden_size: 768, num_attention_heads: 12, intermediate_size: 3072 },
+} as const;
+
+const ACTS = new Set(['gelu', 'gelu_new', 'gelu_pytorch_tanh', 'relu', 'silu', 'tanh']);
+
+function fail(where: string, what: string, key: string, value: unknown): never {
+  throw Object.assign(new RangeError(`${where}: Expected ${what} for ${key} but received ${JSON.stringify(value)}`), {
+    code: 'ERR_INVALID_CONFIG',
+  });
+}
+
+/**
+ * Fills defaults and checks every field a BERT needs.
+ * @throws RangeError (code ERR_INVALID_CONFIG) naming the file and key.
+ */
+export function makeConfig(partial: Partial<BertConfig> = {}, where = 'config'): BertConfig {
+  if (partial === null || typeof partial !== 'object' || Array.isArray(partial)) fail(where, 'an object', 'config', partial);
+  const c = { ...DEFAULT_CONFIG, ...partial } as BertConfig;
+  const posInt = ['vocab_size', 'hidden_size', 'num_hidden_layers', 'num_attention_heads', 'intermediate_size',
+    'max_position_embeddings', 'type_vocab_size'] as const;
+  for (const k of posInt) if (!Number.isInteger(c[k]) || (c[k] as number) < 1) fail(where, 'a positive integer', k, c[k]);
+  if (c.hidden_size % c.num_attention_heads !== 0)
+    fail(where, `a multiple of num_attention_heads (${c.num_attention_heads})`, 'hidden_size', c.hidden_size);
+  for (const k of ['hidden_dropout_prob', 'attention_probs_dropout_prob'] as const)
+    if (typeof c[k] !== 'number' || c[k] < 0 || c[k] > 1) fail(where, 'a probability in [0, 1]', k, c[k]);
+  if (c.classifier_dropout != null && (typeof c.classifier_dropout !== 'number' || c.classifier_dropout < 0 || c.classifier_dropout > 1))
+    fail(where, 'null or a probability in [0, 1]', 'classifier_dropout', c.classifier_dropout);
+  if (typeof c.layer_norm_eps !== 'number' || !(c.layer_norm_eps > 0)) fail(where, 'a positive number', 'layer_norm_eps', c.layer_norm_eps);
+  if (typeof c.initializer_range !== 'number' || !(c.initializer_range >= 0)) fail(where, 'a non-negative number', 'initializer_range', c.initializer_range);
+  if (!Number.isInteger(c.pad_token_id) || c.pad_token_id < 0 || c.pad_token_id >= c.vocab_size)
+    fail(where, `an integer in [0, ${c.vocab_size})`, 'pad_token_id', c.pad_token_id);
+  if (!ACTS.has(c.hidden_act)) fail(where, `one of ${[...ACTS].join(', ')}`, 'hidden_act', c.hidden_act);
+  if (c.position_embedding_type && c.position_embedding_type !== 'absolute')
+    fail(where, "'absolute' (the only position embedding bertorch implements)", 'position_embedding_type', c.position_embedding_type);
+  if (c.problem_type != null && !['single_label_classification', 'multi_label_classification', 'regression'].includes(c.problem_type))
+    fail(where, 'single_label_classification, multi_label_classification or regression', 'problem_type', c.problem_type);
+  return c;
+}
+
+/** The number of labels a config describes (HF: len(id2label), default 2). */
+export function numLabelsOf(c: BertConfig): number {
+  return c.id2label ? Object.keys(c.id2label).length : 2;
+}
+
+/** id2label / label2id for n labels or for names, as HF writes them. */
+export function labelMaps(labels: number | readonly string[]): Pick<BertConfig, 'id2label' | 'label2id'> {
+  const names = typeof labels === 'number' ? Array.from({ length: labels }, (_, i) => `LABEL_${i}`) : [...labels];
+  const id2label: Record<string, string> = {};
+  const label2id: Record<string, number> = {};
+  names.forEach((n, i) => { id2label[String(i)] = n; label2id[n] = i; });
+  return { id2label, label2id };
+}
+
+/** Reads and validates `dir/config.json`. */
+export async function readConfig(dir: string): Promise<BertConfig> {
+  const file = path.join(dir, 'config.json');
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await readFile(file, 'utf8'));
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    throw Object.assign(new Error(err.code === 'ENOENT' ? `${file}: no config.json in this model folder` : `${file}: not valid JSON (${err.message})`),
+      { code: err.code === 'ENOENT' ? 'ERR_NO_CONFIG' : 'ERR_INVALID_CONFIG' });
+  }
+  const obj = raw as Partial<BertConfig>;
+  if (obj && typeof obj === 'object' && obj.model_type && obj.model_type !== 'bert')
+    fail(file, "'bert'", 'model_type', obj.model_type);
+  return makeConfig(obj, file);
+}
+
+/** Writes config.json atomically, keys in a stable order. */
+export async function writeConfig(dir: string, c: BertConfig): Promise<void> {
+  const sorted = Object.fromEntries(Object.entries(c).filter(([, v]) => v !== undefined).sort(([a], [b]) => a.localeCompare(b)));
+  await writeFileAtomic(path.join(dir, 'config.json'), JSON.stringify(sorted, null, 2) + '\n');
+}
