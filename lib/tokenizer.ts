@@ -1,8 +1,11 @@
 // BERT's WordPiece tokenizer over HuggingFace's `tokenizers` package (Rust,
 // N-API): this file validates arguments, builds the same tokenizer.json that
 // transformers' BertTokenizerFast builds, and turns encodings into typed
-// arrays. No tokenization logic of our own, and no libtorch: the bertorch addon
-// is never loaded from here (DESIGN.md "Layers").
+// arrays. Normalizing, splitting and WordPiece lookup are the package's; only
+// where its npm build behaves unlike transformers (pair truncation lengths,
+// decode clean-up, training options) is the behaviour done in TypeScript,
+// see tokenizer/encoding.ts and tokenizer/wordpiece-trainer.ts. No libtorch:
+// the bertorch addon is never loaded from here (DESIGN.md "Layers").
 // Threading: encode/decode run on the libuv pool (Promises); training runs on
 // the JS thread, yielding to the event loop as it goes. A Tokenizer is
 // immutable, so concurrent calls are safe.
@@ -229,7 +232,9 @@ export class Tokenizer {
     for (const role of Object.keys(init.special) as Array<keyof SpecialTokens>) {
       const id = this.#ids.get(init.special[role]);
       if (id === undefined) {
-        throw new TypeError(`Expected the ${role} token ${show(init.special[role])} in the vocabulary of ${init.source} but received a vocabulary without it`);
+        throw new TypeError(
+          `Expected the ${role} token ${show(init.special[role])} in the vocabulary of ${init.source} but received a vocabulary without it`,
+        );
       }
       ids[role] = id;
     }
@@ -501,7 +506,7 @@ export class Tokenizer {
       const layout = { first: first.getLength(), second: second?.getLength(), special: plan.addSpecialTokens };
       return { encoding: this.#backend.postProcess(first, second, plan.addSpecialTokens), layout };
     });
-    const target = plan.padLongest ? Math.max(0, ...joined.map((j) => j.encoding.getLength())) : plan.padTo;
+    const target = plan.padLongest ? joined.reduce((most, j) => Math.max(most, j.encoding.getLength()), 0) : plan.padTo;
     return joined.map(({ encoding, layout }, i) => {
       if (target !== undefined) this.#pad(encoding, target);
       return toEncoding(encoding, layout, items[i][0], items[i][1]);

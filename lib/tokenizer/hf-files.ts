@@ -187,7 +187,8 @@ export async function readTokenizerJson(path: string): Promise<TokenizerJson> {
     throw new TypeError(`Expected JSON in ${path} but received text that fails to parse: ${(error as Error).message}`);
   }
   if (json === null || typeof json !== 'object' || (json as TokenizerJson).model?.type !== 'WordPiece') {
-    throw new TypeError(`Expected a WordPiece tokenizer.json for path but received ${path} with model type ${show((json as TokenizerJson)?.model?.type)}`);
+    const type = show((json as TokenizerJson)?.model?.type);
+    throw new TypeError(`Expected a WordPiece tokenizer.json for path but received ${path} with model type ${type}`);
   }
   return json as TokenizerJson;
 }
