@@ -101,6 +101,7 @@ export interface NativeModel {
   stateDict(): Named;
   loadStateDict(state: Named): { missing: string[]; unexpected: string[]; mismatched: string[] };
   grads(): Named;
+  setGrads(grads: Named): void;
   forward(batch: object, opts?: { outputHiddenStates?: boolean; outputAttentions?: boolean; grad?: boolean }): Promise<Record<string, NativeTensor | NativeTensor[]>>;
   forwardBackward(batch: object, lossScale?: number): Promise<number>;
   trainStep(batch: object, maxGradNorm?: number, skipNonFinite?: boolean): Promise<{ loss: number; gradNorm: number; lr: number; skipped: boolean }>;

@@ -209,6 +209,7 @@ Napi::Function ModelWrap::Init(Napi::Env env) {
       InstanceMethod<&ModelWrap::StateDict>("stateDict"),
       InstanceMethod<&ModelWrap::LoadStateDict>("loadStateDict"),
       InstanceMethod<&ModelWrap::Grads>("grads"),
+      InstanceMethod<&ModelWrap::SetGrads>("setGrads"),
       InstanceMethod<&ModelWrap::Forward>("forward"),
       InstanceMethod<&ModelWrap::ForwardBackward>("forwardBackward"),
       InstanceMethod<&ModelWrap::TrainStep>("trainStep"),
@@ -273,6 +274,22 @@ Napi::Value ModelWrap::Grads(Info info) {
     for (auto& [n, p] : Runner().NamedParameters())
       if (p.grad().defined()) g.emplace_back(n, p.grad());
     return StateToJs(info.Env(), g);
+  });
+}
+
+// Sets .grad of the named parameters to copies of the given tensors (tests
+// of the optimizer alone, gradients computed elsewhere).
+Napi::Value ModelWrap::SetGrads(Info info) {
+  return Guard(info.Env(), [&] {
+    auto grads = StateFromJs(info[0], "grads");
+    for (auto& [n, p] : Runner().NamedParameters()) {
+      auto it = grads.find(n);
+      if (it == grads.end()) continue;
+      TORCH_CHECK_VALUE(it->second.sizes() == p.sizes(), "gradient for ", n, " has shape ", it->second.sizes(),
+                        ", parameter has ", p.sizes());
+      p.mutable_grad() = it->second.detach().to(p.options()).clone();
+    }
+    return info.Env().Undefined();
   });
 }
 

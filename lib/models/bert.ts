@@ -238,6 +238,10 @@ export class PreTrainedBert implements Disposable {
   grads(): Map<string, Tensor> {
     return new Map(Object.entries(this.#n.grads() as Record<string, never>).map(([k, h]) => [k, new Tensor(h)]));
   }
+  /** Sets gradients by parameter name (copies), e.g. to test or drive the optimizer alone. */
+  setGrads(grads: Map<string, Tensor>): void {
+    this.#n.setGrads(Object.fromEntries([...grads].map(([k, t]) => [k, t.handle])));
+  }
   /** Number of parameters. */
   get numParameters(): number { return this.#n.describe().numParameters; }
   get device(): Device { return this.#device; }
