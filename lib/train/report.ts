@@ -55,9 +55,9 @@ let chartJs: string | undefined;
 export async function chartJsSource(): Promise<string> {
   if (chartJs === undefined) {
     const require = createRequire(import.meta.url);
-    // The package's exports do not list the UMD file; find it beside package.json.
-    const pkg = require.resolve('chart.js/package.json');
-    chartJs = await readFile(path.join(path.dirname(pkg), 'dist', 'chart.umd.js'), 'utf8');
+    // The package's exports list neither the UMD file nor package.json; it sits beside the CJS entry.
+    const cjs = require.resolve('chart.js');
+    chartJs = await readFile(path.join(path.dirname(cjs), 'chart.umd.js'), 'utf8');
   }
   return chartJs;
 }

@@ -1,0 +1,187 @@
+/**
+ * The customer-service domain of the synthetic data: 12 intents, each with
+ * paraphrase phrases. A phrase starting with `~` is a verb phrase that gets a
+ * request prefix ("i want to", "how do i", ...); others are whole sentences.
+ * Slots in braces ({product}, {order}, {date}, {amount}, {person}) become
+ * entities. The first phrases of each intent are the "seen" ones a small
+ * labeled training set draws from; the rest are held-out paraphrases that
+ * only the test set and the unlabeled corpus use. Plain data.
+ */
+
+export interface IntentSpec {
+  name: string;
+  phrases: readonly string[];
+}
+
+export const INTENTS: readonly IntentSpec[] = [
+  { name: 'billing_question', phrases: [
+    'why was i charged {amount} on {date}',
+    '~understand a charge of {amount} on my card',
+    'my invoice from {date} looks wrong',
+    'there is a charge of {amount} on my bill that i do not recognize',
+    'i was billed twice for the same month',
+    '~dispute a charge of {amount}',
+    'what is this {amount} fee on my statement',
+    'my bill went up to {amount} this month',
+    'i see an extra charge on my invoice',
+    '~get a copy of my invoice from {date}',
+    'the amount on my bill is higher than expected',
+  ] },
+  { name: 'refund_request', phrases: [
+    '~get a refund for the {product}',
+    'i want my money back for order {order}',
+    'please refund the {amount} for the {product}',
+    '~be reimbursed for the {product}',
+    'when will i receive my refund for order {order}',
+    '~return the {product} for a full refund',
+    'i never got the refund of {amount}',
+    'can you send my money back',
+    'i am owed a refund of {amount}',
+    '~request reimbursement for order {order}',
+    'i returned the {product} on {date} but got no money back',
+  ] },
+  { name: 'cancel_subscription', phrases: [
+    '~cancel my subscription',
+    'please cancel my monthly plan before {date}',
+    '~stop my membership',
+    'i no longer want to be a member',
+    '~unsubscribe from the monthly plan',
+    '~turn off auto renewal',
+    'cancel my subscription effective {date}',
+    '~terminate my contract',
+    'do not renew my membership next month',
+    '~discontinue my plan, i do not use it anymore',
+    'i want to quit the service',
+  ] },
+  { name: 'shipping_status', phrases: [
+    'where is my order {order}',
+    'has my {product} shipped yet',
+    'when will order {order} arrive',
+    '~track my package',
+    'my delivery was supposed to come on {date}',
+    'the tracking for {order} has not updated',
+    'is my parcel out for delivery',
+    'how long does shipping take for the {product}',
+    '~check the delivery status of order {order}',
+    'my package is late',
+    'the courier still has not delivered the {product}',
+  ] },
+  { name: 'password_reset', phrases: [
+    '~reset my password',
+    'i forgot my password',
+    'the password reset link is not working',
+    '~change my login password',
+    'i can not log in to my account',
+    'i never received the password reset email',
+    '~recover access to my account',
+    'my login credentials do not work',
+    '~set a new password',
+    'it says my password is incorrect',
+    'i am locked out after too many login attempts',
+  ] },
+  { name: 'update_address', phrases: [
+    '~change my shipping address',
+    '~update the delivery address on order {order}',
+    'i moved and need to change my address',
+    'please send the {product} to my new address',
+    '~edit my billing address',
+    'my address on file is wrong',
+    'i need the order shipped to a different address',
+    '~add a new address to my account',
+    'can you correct the street name on my address',
+    'i am relocating on {date}, please update my address',
+  ] },
+  { name: 'update_payment', phrases: [
+    '~update my credit card',
+    '~change my payment method',
+    'my card expired, how do i add a new one',
+    '~add a new debit card to my account',
+    'i want to pay with paypal instead',
+    '~remove my old card',
+    'my payment was declined',
+    '~switch to a different bank account for payments',
+    'the card on file needs to be replaced',
+    'can i use a gift card to pay',
+  ] },
+  { name: 'damaged_item', phrases: [
+    'my {product} arrived broken',
+    'the {product} in order {order} is damaged',
+    'the box was crushed and the {product} is cracked',
+    '~report a defective {product}',
+    'the {product} stopped working on {date}',
+    'i received a faulty {product}',
+    'the screen on my {product} is shattered',
+    'parts are missing from the {product}',
+    '~get a replacement for the broken {product}',
+    'the {product} came scratched and dented',
+  ] },
+  { name: 'upgrade_plan', phrases: [
+    '~upgrade to the premium plan',
+    '~move to a higher tier',
+    'what do i get if i upgrade my plan',
+    '~switch my account to the business plan',
+    'i want more storage, can i upgrade',
+    'how much is the pro plan per month',
+    '~add more users to my plan',
+    'is there a better plan than the one i have',
+    '~upgrade my membership before {date}',
+    'i would like the annual premium package',
+  ] },
+  { name: 'product_availability', phrases: [
+    'is the {product} in stock',
+    'when will the {product} be available again',
+    'do you still sell the {product}',
+    '~find out if the {product} is back in stock',
+    'is the {product} available in blue',
+    'the {product} shows sold out, will you restock it',
+    '~preorder the new {product}',
+    'do you have the {product} in a larger size',
+    'can i buy the {product} in stores',
+    'how many units of the {product} do you have left',
+  ] },
+  { name: 'speak_to_agent', phrases: [
+    '~talk to a real person',
+    '~speak with a human agent',
+    'please connect me to customer support',
+    'i need to talk to a manager',
+    'is there a phone number i can call',
+    '~chat with someone from your team',
+    'transfer me to a live representative',
+    'i do not want the bot, get me an agent',
+    '~reach the supervisor {person}',
+    'can {person} from support call me back',
+  ] },
+  { name: 'delete_account', phrases: [
+    '~delete my account',
+    '~close my account permanently',
+    'please remove all my personal data',
+    'i want my profile erased',
+    '~deactivate my account',
+    'how do i get rid of my account completely',
+    'erase my information from your system',
+    '~shut down my account and delete my history',
+    'i want to be forgotten under gdpr',
+    'remove my account and email from your records',
+  ] },
+];
+
+/** Prefixes for `~` verb phrases. */
+export const REQUEST_PREFIXES = [
+  'i want to', 'i would like to', 'i need to', 'can you help me', 'how do i', 'how can i', 'please help me',
+  'is it possible to', 'could you help me', 'i am trying to', 'i wanna', 'can i',
+] as const;
+
+export const OPENERS = [
+  '', '', '', 'hi', 'hello', 'hey there', 'good morning', 'hi team', 'hello support', 'excuse me', 'quick question',
+  'hi, this is {person}', 'hey, {person} here', 'good evening',
+] as const;
+
+export const CLOSERS = [
+  '', '', '', 'thanks', 'thank you', 'thanks in advance', 'please', 'asap', 'this is urgent', 'appreciate it', 'cheers',
+  'any help is appreciated', 'thank you so much',
+] as const;
+
+/** Joins a second phrase of the same intent (unlabeled messages repeat themselves, as customers do). */
+export const CONNECTORS = ['.', ', also', 'and', '. basically', '. i mean', '. in other words', ', so', '. again,'] as const;
+
+export const FILLERS = ['um', 'uh', 'like', 'basically', 'honestly', 'actually', 'so', 'well', 'just', 'literally'] as const;
