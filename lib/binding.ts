@@ -47,7 +47,7 @@ function load(): LoadedBinding {
     ];
     throw new Error(
       `bertorch: the native addon is not built. Tried:\n${tried.map((t) => '  - ' + t).join('\n')}\n` +
-        'Run `npm run build` (it finds libtorch, or `bash scripts/setup-libtorch.sh` installs one).',
+        'Run `npm run build:native` (it finds libtorch, or `bash scripts/setup-libtorch.sh` installs one).',
     );
   }
   let binding: Binding;
@@ -56,7 +56,7 @@ function load(): LoadedBinding {
   } catch (e) {
     throw new Error(
       `bertorch: ${file} failed to load: ${(e as Error).message}\n` +
-        'The libtorch it was built against may have moved; run `npm run build` to rebuild.',
+        'The libtorch it was built against may have moved; run `npm run build:native` to rebuild.',
     );
   }
   binding.setup(errorClasses);

@@ -73,7 +73,9 @@ torch::Tensor BertSelfAttentionImpl::forward(const torch::Tensor& x, const torch
   torch::Tensor ctx;
   if (use_sdpa && probs == nullptr) {
     double p = is_training() ? dropout->options.p() : 0.0;
-    ctx = at::scaled_dot_product_attention(q, k, v, mask, p, false);
+    c10::optional<torch::Tensor> m;
+    if (mask.defined()) m = mask;
+    ctx = at::scaled_dot_product_attention(q, k, v, m, p, false);
   } else {
     // The explicit formula (and the only way to return the probabilities).
     auto scores = torch::matmul(q, k.transpose(-1, -2)) / std::sqrt(static_cast<double>(head_dim));

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Provides libtorch when none is installed: PyTorch (pinned) from PyPI into the
+# project's .venv. The wheel carries libtorch's headers, shared libraries and
+# cmake files; bertorch builds against them and finds them at run time by rpath.
+# Usage: bash scripts/setup-libtorch.sh   (env BERTORCH_TORCH_VERSION overrides the pin)
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+version="${BERTORCH_TORCH_VERSION:-2.11.0}"
+venv="$root/.venv"
+
+py="${BERTORCH_BOOTSTRAP_PYTHON:-python3}"
+if ! command -v "$py" >/dev/null; then
+  echo "bertorch: python3 is needed to install PyTorch from PyPI. Install Python >= 3.10, or set LIBTORCH=/path/to/libtorch." >&2
+  exit 1
+fi
+if [ ! -x "$venv/bin/python" ]; then
+  if ! "$py" -m venv "$venv" 2>/dev/null; then
+    rm -rf "$venv"
+    # Debian ships venv separately.
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null
+      "$py" -m venv "$venv"
+    else
+      echo "bertorch: '$py -m venv' failed. Install python3-venv (Debian/Ubuntu: apt-get install python3-venv), or set LIBTORCH." >&2
+      exit 1
+    fi
+  fi
+fi
+if "$venv/bin/python" -c "import torch, sys; sys.exit(0 if torch.__version__.split('+')[0] == '$version' else 1)" 2>/dev/null; then
+  echo "bertorch: torch $version already in $venv"
+  exit 0
+fi
+echo "bertorch: installing torch==$version from PyPI into $venv (about 5 GB with its CUDA libraries)"
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check "torch==$version"
+"$venv/bin/python" -c "import torch; print('bertorch: torch', torch.__version__, 'at', torch.utils.cmake_prefix_path)"
