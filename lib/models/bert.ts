@@ -264,7 +264,7 @@ export class PreTrainedBert implements Disposable {
 
   /** Runs the model (no grad unless opts.grad) on a worker thread. */
   forward(batch: Batch, opts: ForwardOptions = {}): Promise<ModelOutput> {
-    checkBatch(batch);
+    try { checkBatch(batch); } catch (e) { return Promise.reject(e); }
     return this.#call(async (m) => {
       const raw = await m.forward(rawBatch(batch), opts);
       const w = (h: any) => (h ? new Tensor(h) : undefined);
@@ -298,13 +298,13 @@ export class PreTrainedBert implements Disposable {
 
   /** Forward, loss, backward, clip, AdamW, schedule: one native call. */
   trainStep(batch: Batch, o: StepOptions = {}): Promise<StepResult> {
-    checkBatch(batch);
+    try { checkBatch(batch); } catch (e) { return Promise.reject(e); }
     return this.#call((m) => m.trainStep(rawBatch(batch), o.maxGradNorm ?? 0, o.skipNonFinite ?? false));
   }
 
   /** Forward + backward only: adds d(loss * lossScale) to the gradients (gradient accumulation). Resolves to the loss. */
   forwardBackward(batch: Batch, lossScale = 1): Promise<number> {
-    checkBatch(batch);
+    try { checkBatch(batch); } catch (e) { return Promise.reject(e); }
     return this.#call((m) => m.forwardBackward(rawBatch(batch), lossScale));
   }
 
