@@ -1,0 +1,216 @@
+// Dynamic masked-language-model masking (BERT, Devlin et al. 2019 §3.1; HF
+// DataCollatorForLanguageModeling and DataCollatorForWholeWordMask): 15% of
+// the tokens that are neither special nor padding become targets; of those 80%
+// turn into [MASK], 10% into a random token and 10% stay as they are. Labels
+// are the original ids at targets and -100 elsewhere (PyTorch's ignore_index).
+// Masks are drawn from a small seeded generator keyed by (seed, epoch, index),
+// so an example gets a new mask each epoch, and a rerun or a resumed run gets
+// the same masks. Pure functions over typed arrays; no native code.
+
+import type { Tokenizer } from '../tokenizer.js';
+import { optionalBoolean, optionalInteger, optionalNumber, optionsObject, typeError } from '../validate.js';
+
+/** The label value losses skip (PyTorch `CrossEntropyLoss(ignore_index=-100)`). */
+export const IGNORE_INDEX = -100;
+
+/**
+ * A small seeded generator (sfc32, from PractRand) whose state is a hash of
+ * integer keys, so `new Rng(seed, epoch, index)` is a stream of its own for
+ * each example and epoch. Not for cryptography.
+ * @example
+ * const rng = new Rng(42, epoch, index);
+ * if (rng.next() < 0.15) mask();
+ */
+export class Rng {
+  #a: number;
+  #b: number;
+  #c: number;
+  #d: number;
+
+  constructor(...keys: number[]) {
+    // murmur3's fmix32 over the keys, two 32-bit halves each (keys up to 2^53).
+    let h = 0x9e3779b9;
+    const mix = (k: number) => {
+      h = Math.imul(h ^ k, 0x85ebca6b);
+      h ^= h >>> 13;
+      h = Math.imul(h, 0xc2b2ae35);
+      h ^= h >>> 16;
+    };
+    for (const key of keys) {
+      if (!Number.isSafeInteger(key)) throw typeError('integer keys', 'Rng', key);
+      mix(key >>> 0);
+      mix(Math.floor(key / 2 ** 32) >>> 0);
+    }
+    this.#a = h;
+    mix(1);
+    this.#b = h;
+    mix(2);
+    this.#c = h;
+    this.#d = 1;
+    for (let i = 0; i < 12; i++) this.nextU32(); // warm up, as sfc32's authors advise
+  }
+
+  /** A uniform 32-bit unsigned integer. */
+  nextU32(): number {
+    const t = (((this.#a + this.#b) | 0) + this.#d) | 0;
+    this.#d = (this.#d + 1) | 0;
+    this.#a = this.#b ^ (this.#b >>> 9);
+    this.#b = (this.#c + (this.#c << 3)) | 0;
+    this.#c = (this.#c << 21) | (this.#c >>> 11);
+    this.#c = (this.#c + t) | 0;
+    return t >>> 0;
+  }
+
+  /** A uniform number in [0, 1) with 32 bits of randomness. */
+  next(): number {
+    return this.nextU32() / 4294967296;
+  }
+
+  /** A uniform integer in [0, n) for n up to 2^32 (bias below n / 2^32). */
+  int(n: number): number {
+    return Math.floor(this.next() * n);
+  }
+
+  /** Shuffles `array` in place (Fisher-Yates) and returns it. */
+  shuffle<T extends { length: number; [i: number]: unknown }>(array: T): T {
+    for (let i = array.length - 1; i > 0; i--) {
+      const j = this.int(i + 1);
+      const tmp = array[i];
+      array[i] = array[j];
+      array[j] = tmp;
+    }
+    return array;
+  }
+}
+
+/** What masking needs to know about the vocabulary. */
+export interface MaskingVocab {
+  /** Id of `[MASK]`. */
+  maskId: number;
+  /** Number of tokens; random replacements are drawn from `[0, vocabSize)`, as HF does. */
+  vocabSize: number;
+  /** 1 at ids never chosen as targets: `[CLS]`, `[SEP]`, `[PAD]`, `[UNK]`, `[MASK]` and other special tokens (HF `all_special_ids`). */
+  special: Uint8Array;
+  /** 1 at ids that continue a word (WordPiece `##` pieces); needed for whole-word masking. */
+  continuation?: Uint8Array;
+}
+
+/**
+ * The {@link MaskingVocab} of a tokenizer: its special tokens, and `##` pieces as word continuations.
+ * @example
+ * const vocab = maskingVocabOf(await Tokenizer.fromPretrained('bert-tiny'));
+ */
+export function maskingVocabOf(tokenizer: Pick<Tokenizer, 'vocab' | 'specialTokenIds' | 'additionalSpecialTokens' | 'tokenToId'>): MaskingVocab {
+  const vocab = tokenizer.vocab;
+  const special = new Uint8Array(vocab.length);
+  for (const id of Object.values(tokenizer.specialTokenIds)) special[id] = 1;
+  for (const token of tokenizer.additionalSpecialTokens) {
+    const id = tokenizer.tokenToId(token);
+    if (id !== undefined) special[id] = 1;
+  }
+  const continuation = new Uint8Array(vocab.length);
+  vocab.forEach((token, id) => {
+    if (token.startsWith('##') && token.length > 2) continuation[id] = 1;
+  });
+  return { maskId: tokenizer.specialTokenIds.mask, vocabSize: vocab.length, special, continuation };
+}
+
+/** Options of {@link maskTokens}. */
+export interface MaskingOptions {
+  /**
+   * Share of eligible tokens that become targets (HF `mlm_probability`).
+   * @default 0.15
+   */
+  probability?: number;
+  /**
+   * Mask whole words: a word's `##` pieces are targets together, and about
+   * `probability` of the eligible tokens are chosen word by word (HF
+   * DataCollatorForWholeWordMask). Needs `vocab.continuation`.
+   * @default false
+   */
+  wholeWord?: boolean;
+  /** @default 0 */
+  seed?: number;
+  /** @default 0 */
+  epoch?: number;
+  /** The example's index in its dataset. @default 0 */
+  index?: number;
+}
+
+/** A masked example: model inputs and labels (-100 where there is nothing to predict). */
+export interface MaskedTokens {
+  inputIds: Int32Array;
+  labels: Int32Array;
+}
+
+/**
+ * Masks one sequence for masked-LM training: the same (seed, epoch, index)
+ * always gives the same mask.
+ * @throws {TypeError} for ids that are not an array of integers, or whole-word masking without `vocab.continuation`.
+ * @throws {RangeError} for a probability outside [0, 1].
+ * @example
+ * const { inputIds, labels } = maskTokens(block, vocab, { seed: 42, epoch, index: i });
+ */
+export function maskTokens(ids: ArrayLike<number>, vocab: MaskingVocab, options?: MaskingOptions): MaskedTokens {
+  const opts = optionsObject(options, 'options');
+  const probability = optionalNumber(opts.probability, 'probability', 0.15, 0, 1);
+  const wholeWord = optionalBoolean(opts.wholeWord, 'wholeWord', false);
+  const seed = optionalInteger(opts.seed, 'seed', 0);
+  const epoch = optionalInteger(opts.epoch, 'epoch', 0);
+  const index = optionalInteger(opts.index, 'index', 0);
+  if (ids === null || typeof ids !== 'object' || typeof ids.length !== 'number') throw typeError('an array of token ids', 'ids', ids);
+  if (wholeWord && !vocab.continuation) throw typeError('a vocab with continuation (see maskingVocabOf) for wholeWord', 'vocab', vocab);
+  const rng = new Rng(seed, epoch, index);
+  const inputIds = Int32Array.from(ids);
+  const targets = wholeWord ? wholeWordTargets(inputIds, vocab, probability, rng) : tokenTargets(inputIds, vocab, probability, rng);
+  const labels = new Int32Array(inputIds.length).fill(IGNORE_INDEX);
+  for (let t = 0; t < inputIds.length; t++) {
+    if (!targets[t]) continue;
+    labels[t] = inputIds[t];
+    // 80% [MASK], 10% a random token, 10% unchanged (BERT §3.1, HF torch_mask_tokens).
+    const r = rng.next();
+    if (r < 0.8) inputIds[t] = vocab.maskId;
+    else if (r < 0.9) inputIds[t] = rng.int(vocab.vocabSize);
+  }
+  return { inputIds, labels };
+}
+
+function eligible(id: number, vocab: MaskingVocab): boolean {
+  return !(id >= 0 && id < vocab.special.length && vocab.special[id] === 1);
+}
+
+// Each eligible token is a target with the given probability (a Bernoulli draw, as HF).
+function tokenTargets(ids: Int32Array, vocab: MaskingVocab, probability: number, rng: Rng): Uint8Array {
+  const targets = new Uint8Array(ids.length);
+  for (let t = 0; t < ids.length; t++) {
+    if (eligible(ids[t], vocab) && rng.next() < probability) targets[t] = 1;
+  }
+  return targets;
+}
+
+// HF DataCollatorForWholeWordMask._whole_word_mask: words (a start and its
+// ## pieces) in random order are taken while they fit into
+// round(probability x eligible tokens), at least one token.
+function wholeWordTargets(ids: Int32Array, vocab: MaskingVocab, probability: number, rng: Rng): Uint8Array {
+  const continuation = vocab.continuation!;
+  const words: Array<[number, number]> = []; // [start, end)
+  let eligibleCount = 0;
+  for (let t = 0; t < ids.length; t++) {
+    if (!eligible(ids[t], vocab)) continue;
+    eligibleCount++;
+    const continues = continuation[ids[t]] === 1 && words.length > 0 && words[words.length - 1][1] === t;
+    if (continues) words[words.length - 1][1] = t + 1;
+    else words.push([t, t + 1]);
+  }
+  const targets = new Uint8Array(ids.length);
+  if (eligibleCount === 0 || probability === 0) return targets;
+  const wanted = Math.max(1, Math.round(eligibleCount * probability));
+  let covered = 0;
+  for (const [start, end] of rng.shuffle(words)) {
+    if (covered >= wanted) break;
+    if (covered + (end - start) > wanted) continue;
+    targets.fill(1, start, end);
+    covered += end - start;
+  }
+  return targets;
+}
