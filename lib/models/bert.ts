@@ -139,7 +139,8 @@ export class PreTrainedBert implements Disposable {
   #q = new SerialQueue();
   #device: Device = 'cpu';
 
-  protected constructor(config: BertConfig, architecture: Architecture, seed: number) {
+  /** @internal Use create() or fromPretrained(). */
+  constructor(config: BertConfig, architecture: Architecture, seed: number) {
     this.config = config;
     this.architecture = architecture;
     if (!Number.isSafeInteger(seed) || seed < 0) invalidRange('a non-negative integer', 'seed', seed);
