@@ -29,6 +29,7 @@ test('BIO tags line up with tokens and entity offsets point into the text', (t) 
   const seen = new Set<string>();
   for (const m of data) {
     t.is(m.tokens.length, m.tags.length);
+    for (const tok of m.tokens) t.regex(tok, /^\S+$/);
     for (const tag of m.tags) t.true(tagSet.has(tag), tag);
     // Valid IOB2: every I- follows a B- or I- of the same type.
     m.tags.forEach((tag, i) => {

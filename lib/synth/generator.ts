@@ -24,6 +24,8 @@ export interface SynthOptions {
   fillerRate?: number;
   /** Chance that an unlabeled message states its intent twice in two wordings. @default 0.6 */
   repeatRate?: number;
+  /** Chance that an unlabeled line is a conversation: the message, then an agent's reply. @default 0.5 */
+  replyRate?: number;
   /** Vary casing (lower, sentence, title, upper). @default true */
   casing?: boolean;
 }
@@ -75,12 +77,12 @@ export class CustomerServiceGenerator {
   #rng: Rng;
 
   constructor(o: SynthOptions = {}) {
-    this.options = { seed: 0, seenPhrases: 3, typoRate: 0.03, fillerRate: 0.03, repeatRate: 0.6, casing: true, ...o };
-    const { seed, seenPhrases, typoRate, fillerRate, repeatRate } = this.options;
+    this.options = { seed: 0, seenPhrases: 3, typoRate: 0.03, fillerRate: 0.03, repeatRate: 0.6, replyRate: 0.5, casing: true, ...o };
+    const { seed, seenPhrases, typoRate, fillerRate, repeatRate, replyRate } = this.options;
     if (!Number.isSafeInteger(seed)) invalidRange('an integer', 'seed', seed);
     const minPhrases = Math.min(...INTENTS.map((i) => i.phrases.length));
     if (!Number.isInteger(seenPhrases) || seenPhrases < 1 || seenPhrases >= minPhrases) invalidRange(`an integer in [1, ${minPhrases - 1}]`, 'seenPhrases', seenPhrases);
-    for (const [k, v] of Object.entries({ typoRate, fillerRate, repeatRate })) if (!(v >= 0 && v <= 1)) invalidRange('a probability in [0, 1]', k, v);
+    for (const [k, v] of Object.entries({ typoRate, fillerRate, repeatRate, replyRate })) if (!(v >= 0 && v <= 1)) invalidRange('a probability in [0, 1]', k, v);
     this.#rng = new Rng(seed);
   }
 
@@ -131,13 +133,26 @@ export class CustomerServiceGenerator {
     return out;
   }
 
-  /** `n` unlabeled messages (text only) over all intents and paraphrases. */
+  /**
+   * `n` unlabeled lines (text only) over all intents and paraphrases: a
+   * message, sometimes followed by an agent's reply (a support log).
+   */
   *unlabeled(n: number): Generator<string> {
     if (!Number.isInteger(n) || n < 0) invalidRange('a non-negative integer', 'n', n);
+    const rng = this.#rng;
     for (let i = 0; i < n; i++) {
-      const label = this.#rng.int(0, this.intents.length - 1);
-      yield this.message(label, 'all', this.#rng.chance(this.options.repeatRate)).text;
+      const label = rng.int(0, this.intents.length - 1);
+      const text = this.message(label, 'all', rng.chance(this.options.repeatRate)).text;
+      yield rng.chance(this.options.replyRate) ? `${text} ${this.#reply(label)}` : text;
     }
+  }
+
+  #reply(label: number): string {
+    const rng = this.#rng;
+    const words = [...rng.pick(['', '', 'thanks for reaching out.', 'sure!', 'no problem.', 'i understand.'] as const).split(' ').filter(Boolean),
+      ...rng.pick(this.intents[label].replies).split(' ')];
+    if (this.options.casing && rng.chance(0.4)) words[0] = words[0].charAt(0).toUpperCase() + words[0].slice(1);
+    return `${words.join(' ')}.`;
   }
 
   // A verb phrase gets a request prefix; a question gets a question mark.
@@ -159,6 +174,10 @@ export class CustomerServiceGenerator {
         const type = SLOT_TYPES[m[1]];
         slotValue(m[1], rng).split(' ').forEach((w, i) => words.push({ text: w, tag: `${i ? 'I' : 'B'}-${type}` }));
         if (m[2]) words.push({ text: ',', tag: 'O' });
+        continue;
+      }
+      if (PUNCT.test(raw)) {
+        words.push({ text: raw, tag: 'O' });
         continue;
       }
       const comma = raw.endsWith(',');

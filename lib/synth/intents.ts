@@ -11,6 +11,8 @@
 export interface IntentSpec {
   name: string;
   phrases: readonly string[];
+  /** What an agent answers; unlabeled conversation lines pair a message with one. */
+  replies: readonly string[];
 }
 
 export const INTENTS: readonly IntentSpec[] = [
@@ -26,6 +28,10 @@ export const INTENTS: readonly IntentSpec[] = [
     'i see an extra charge on my invoice',
     '~get a copy of my invoice from {date}',
     'the amount on my bill is higher than expected',
+  ], replies: [
+    'i have reviewed the charges on your bill and the invoice details',
+    'let me explain the charge on your latest invoice',
+    'i can see the billing statement for your account and the fee in question',
   ] },
   { name: 'refund_request', phrases: [
     '~get a refund for the {product}',
@@ -39,6 +45,10 @@ export const INTENTS: readonly IntentSpec[] = [
     'i am owed a refund of {amount}',
     '~request reimbursement for order {order}',
     'i returned the {product} on {date} but got no money back',
+  ], replies: [
+    'your refund has been processed and the money will be back on your card in 5 days',
+    'i have issued a refund for your purchase',
+    'the refund will appear on your statement soon',
   ] },
   { name: 'cancel_subscription', phrases: [
     '~cancel my subscription',
@@ -52,6 +62,10 @@ export const INTENTS: readonly IntentSpec[] = [
     'do not renew my membership next month',
     '~discontinue my plan, i do not use it anymore',
     'i want to quit the service',
+  ], replies: [
+    'your subscription has been cancelled and will not renew',
+    'i have cancelled your membership as requested',
+    'you will not be charged for the subscription again',
   ] },
   { name: 'shipping_status', phrases: [
     'where is my order {order}',
@@ -65,6 +79,10 @@ export const INTENTS: readonly IntentSpec[] = [
     '~check the delivery status of order {order}',
     'my package is late',
     'the courier still has not delivered the {product}',
+  ], replies: [
+    'your package is in transit and the tracking shows delivery soon',
+    'the courier expects to deliver your order tomorrow',
+    'here is the tracking number for your shipment',
   ] },
   { name: 'password_reset', phrases: [
     '~reset my password',
@@ -78,6 +96,10 @@ export const INTENTS: readonly IntentSpec[] = [
     '~set a new password',
     'it says my password is incorrect',
     'i am locked out after too many login attempts',
+  ], replies: [
+    'i have sent a password reset link to your email',
+    'please use the link to choose a new password and log in',
+    'your login has been unlocked, try signing in again',
   ] },
   { name: 'update_address', phrases: [
     '~change my shipping address',
@@ -90,6 +112,10 @@ export const INTENTS: readonly IntentSpec[] = [
     '~add a new address to my account',
     'can you correct the street name on my address',
     'i am relocating on {date}, please update my address',
+  ], replies: [
+    'i have updated the shipping address on your account',
+    'the new address has been saved for future deliveries',
+    'your order will now ship to the corrected address',
   ] },
   { name: 'update_payment', phrases: [
     '~update my credit card',
@@ -102,6 +128,10 @@ export const INTENTS: readonly IntentSpec[] = [
     '~switch to a different bank account for payments',
     'the card on file needs to be replaced',
     'can i use a gift card to pay',
+  ], replies: [
+    'your new card has been added as the payment method',
+    'i have updated the payment details on file',
+    'the old card was removed and the new one saved',
   ] },
   { name: 'damaged_item', phrases: [
     'my {product} arrived broken',
@@ -114,6 +144,10 @@ export const INTENTS: readonly IntentSpec[] = [
     'parts are missing from the {product}',
     '~get a replacement for the broken {product}',
     'the {product} came scratched and dented',
+  ], replies: [
+    'i am sorry the item arrived damaged, a replacement is on the way',
+    'please send a photo of the broken item and we will replace it',
+    'we will ship a new one at no cost since it was defective',
   ] },
   { name: 'upgrade_plan', phrases: [
     '~upgrade to the premium plan',
@@ -126,6 +160,10 @@ export const INTENTS: readonly IntentSpec[] = [
     'is there a better plan than the one i have',
     '~upgrade my membership before {date}',
     'i would like the annual premium package',
+  ], replies: [
+    'your account has been upgraded to the premium plan',
+    'the upgrade gives you more storage and features',
+    'you are now on the higher tier plan',
   ] },
   { name: 'product_availability', phrases: [
     'is the {product} in stock',
@@ -138,6 +176,10 @@ export const INTENTS: readonly IntentSpec[] = [
     'do you have the {product} in a larger size',
     'can i buy the {product} in stores',
     'how many units of the {product} do you have left',
+  ], replies: [
+    'that item is out of stock right now but will be restocked next week',
+    'yes, that product is available and in stock now',
+    'we expect new inventory of that item to arrive soon',
   ] },
   { name: 'speak_to_agent', phrases: [
     '~talk to a real person',
@@ -150,6 +192,10 @@ export const INTENTS: readonly IntentSpec[] = [
     'i do not want the bot, get me an agent',
     '~reach the supervisor {person}',
     'can {person} from support call me back',
+  ], replies: [
+    'i am a human agent and happy to help',
+    'let me transfer you to a live representative',
+    'a support specialist will call you shortly',
   ] },
   { name: 'delete_account', phrases: [
     '~delete my account',
@@ -162,6 +208,10 @@ export const INTENTS: readonly IntentSpec[] = [
     '~shut down my account and delete my history',
     'i want to be forgotten under gdpr',
     'remove my account and email from your records',
+  ], replies: [
+    'your account and personal data have been permanently deleted',
+    'we have closed your account and erased your information',
+    'your profile will be removed within 30 days',
   ] },
 ];
 

@@ -16,6 +16,8 @@ import type { LogRecord } from './callbacks.js';
 export interface ReportRun {
   name: string;
   history: LogRecord[];
+  /** Runs of one group share charts; each group gets its own (e.g. 'pretraining', 'fine-tuning'). @default '' */
+  group?: string;
 }
 
 export interface ReportEvaluation {
@@ -71,8 +73,13 @@ function scriptJson(x: unknown): string {
   return JSON.stringify(x).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
 }
 
-/** The charts to draw: training loss, learning rate, then one per evaluation metric. */
+/** The charts to draw, per group of runs: training loss, learning rate, gradient norm, then one per evaluation metric. */
 export function chartSpecs(runs: readonly ReportRun[]): ChartSpec[] {
+  const groups = [...new Set(runs.map((r) => r.group ?? ''))];
+  return groups.flatMap((g, i) => groupSpecs(runs.filter((r) => (r.group ?? '') === g), g, groups.length > 1 ? `g${i}-` : ''));
+}
+
+function groupSpecs(runs: readonly ReportRun[], group: string, prefix: string): ChartSpec[] {
   const series = (key: string) => runs.map((r) => ({
     label: r.name,
     points: r.history.filter((h) => typeof h[key] === 'number' && Number.isFinite(h[key])).map((h) => [h.step, h[key]] as [number, number]),
@@ -84,7 +91,8 @@ export function chartSpecs(runs: readonly ReportRun[]): ChartSpec[] {
   ];
   const evalKeys = [...new Set(runs.flatMap((r) => r.history.flatMap((h) => Object.keys(h).filter((k) => k.startsWith('eval_')))))];
   for (const k of evalKeys.sort()) specs.push({ id: k, title: `Evaluation: ${k.slice(5)}`, yLabel: k.slice(5), series: series(k) });
-  return specs.filter((s) => s.series.length > 0);
+  return specs.filter((s) => s.series.length > 0)
+    .map((s) => ({ ...s, id: prefix + s.id, title: group ? `${s.title} (${group})` : s.title }));
 }
 
 function reportTable(e: ReportEvaluation): string {
