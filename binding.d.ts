@@ -111,6 +111,7 @@ export interface NativeModel {
   loadOptimizerState(s: { step: number; expAvg: Named; expAvgSq: Named }): void;
   zeroGrad(): void;
   setTraining(on: boolean): void;
+  setAutocast(dtype: string | null): void;
   to(device: string, dtype?: string): void;
   describe(): { numParameters: number; device: string; training: boolean; optimizerStep: number; lr: number };
   dispose(): void;

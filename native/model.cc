@@ -1,9 +1,48 @@
 #include "model.h"
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <ATen/autocast_mode.h>
+#include <torch/version.h>
 #include <cmath>
 
 namespace bt {
+
+namespace {
+// torch.autocast for the calling thread (autocast state is thread-local, so it
+// is set inside the worker). The device-generic API exists from 2.4 on.
+class AutocastGuard {
+ public:
+  AutocastGuard(const torch::Device& d, std::optional<torch::ScalarType> dtype)
+      : type_(d.type()), on_(dtype.has_value()) {
+    if (!on_) return;
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+    prev_ = at::autocast::is_autocast_enabled(type_);
+    at::autocast::set_autocast_dtype(type_, *dtype);
+    at::autocast::set_autocast_enabled(type_, true);
+#else
+    TORCH_CHECK(type_ == at::kCUDA, "autocast needs CUDA with libtorch < 2.4");
+    prev_ = at::autocast::is_enabled();
+    at::autocast::set_autocast_gpu_dtype(*dtype);
+    at::autocast::set_enabled(true);
+#endif
+    at::autocast::increment_nesting();
+  }
+  ~AutocastGuard() {
+    if (!on_) return;
+    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+    at::autocast::set_autocast_enabled(type_, prev_);
+#else
+    at::autocast::set_enabled(prev_);
+#endif
+  }
+
+ private:
+  at::DeviceType type_;
+  bool on_;
+  bool prev_ = false;
+};
+}  // namespace
 
 BertRunner::BertRunner(const bert::BertConfig& config, bert::Task task, uint64_t seed) {
   // Initialisation draws from a private generator seeded here: two models made
@@ -52,14 +91,18 @@ bert::Batch BertRunner::ToDevice(const bert::Batch& b) const {
 }
 
 bert::Output BertRunner::Forward(const bert::Batch& b, const bert::ForwardOptions& o) {
+  AutocastGuard autocast(device_, autocast_);
   return module_->forward(ToDevice(b), o);
 }
 
 torch::Tensor BertRunner::ForwardBackward(const bert::Batch& b, double loss_scale) {
   TORCH_CHECK_VALUE(b.labels.defined(), "a training step needs labels");
   torch::AutoGradMode grad(true);
-  auto out = module_->forward(ToDevice(b), {});
-  auto loss = out.loss;
+  torch::Tensor loss;
+  {
+    AutocastGuard autocast(device_, autocast_);
+    loss = module_->forward(ToDevice(b), {}).loss;
+  }
   (loss_scale == 1.0 ? loss : loss * loss_scale).backward();
   return loss.detach();
 }

@@ -47,6 +47,10 @@ class BertRunner {
   void ConfigureOptimizer(const optim::AdamWOptions& o, const optim::ScheduleOptions& s, bool decay_all);
   optim::AdamW* optimizer() { return optimizer_.get(); }
 
+  // Mixed precision for forward/backward (torch.autocast): bf16 or fp16 on
+  // CUDA, bf16 on CPU; nullopt = off. Parameters and AdamW stay float32.
+  void SetAutocast(std::optional<torch::ScalarType> dtype) { autocast_ = dtype; }
+  std::optional<torch::ScalarType> autocast() const { return autocast_; }
   void SetTraining(bool on) { module_->train(on); }
   bool training() const { return module_->is_training(); }
   void To(const torch::Device& d, std::optional<torch::ScalarType> dtype);
@@ -60,6 +64,7 @@ class BertRunner {
   bert::BertForTask module_{nullptr};
   std::unique_ptr<optim::AdamW> optimizer_;
   torch::Device device_{torch::kCPU};
+  std::optional<torch::ScalarType> autocast_;
 };
 
 }  // namespace bt

@@ -219,6 +219,7 @@ Napi::Function ModelWrap::Init(Napi::Env env) {
       InstanceMethod<&ModelWrap::LoadOptimizerState>("loadOptimizerState"),
       InstanceMethod<&ModelWrap::ZeroGrad>("zeroGrad"),
       InstanceMethod<&ModelWrap::SetTraining>("setTraining"),
+      InstanceMethod<&ModelWrap::SetAutocast>("setAutocast"),
       InstanceMethod<&ModelWrap::To>("to"),
       InstanceMethod<&ModelWrap::Describe>("describe"),
       InstanceMethod<&ModelWrap::Dispose>("dispose"),
@@ -416,6 +417,21 @@ Napi::Value ModelWrap::ZeroGrad(Info info) {
 Napi::Value ModelWrap::SetTraining(Info info) {
   return Guard(info.Env(), [&] {
     Runner().SetTraining(args::BoolOr(info, 0, "training", true));
+    return info.Env().Undefined();
+  });
+}
+
+Napi::Value ModelWrap::SetAutocast(Info info) {
+  return Guard(info.Env(), [&] {
+    auto& r = Runner();
+    if (info[0].IsNull() || info[0].IsUndefined()) {
+      r.SetAutocast(std::nullopt);
+    } else {
+      auto dt = ParseDtype(args::String(info, 0, "dtype"));
+      if (dt != at::kBFloat16 && dt != at::kHalf)
+        ThrowRange("Expected 'bfloat16', 'float16' or null for autocast but received '" + DtypeName(dt) + "'");
+      r.SetAutocast(dt);
+    }
     return info.Env().Undefined();
   });
 }

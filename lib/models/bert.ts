@@ -251,6 +251,16 @@ export class PreTrainedBert implements Disposable {
   /** Dropout on (train) or off (eval). Returns this. */
   train(on = true): this { this.#n.setTraining(on); return this; }
   eval(): this { return this.train(false); }
+  /**
+   * Mixed precision for forward and backward (torch.autocast): 'bfloat16' (CUDA or
+   * CPU) or 'float16' (CUDA); null turns it off. Parameters and AdamW stay float32.
+   * @default null
+   */
+  autocast(dtype: 'bfloat16' | 'float16' | null): this {
+    if (dtype !== null && dtype !== 'bfloat16' && dtype !== 'float16') invalidRange("'bfloat16', 'float16' or null", 'dtype', dtype);
+    this.#n.setAutocast(dtype);
+    return this;
+  }
   /** Moves parameters (and optionally casts them); call before configureOptimizer. */
   to(device: Device, dtype?: 'float32' | 'float16' | 'bfloat16'): this {
     this.#n.to(device, dtype);

@@ -1,0 +1,93 @@
+/**
+ * GPU training throughput, bertorch vs HF transformers + PyTorch in the same
+ * run (scripts/bench/peer_gpu_train.py): BERT-base (or --model), sequence 128,
+ * fine-tuning (seqcls) and MLM, bf16 autocast, SDPA, fused AdamW on both sides.
+ * JSON lines: ms/step, sequences/s, tokens/s, MFU against the bf16 matmul rate
+ * measured in this run. FLOPs per token = 6 * P_nonembedding + 12 * L * T * H
+ * (+ 6 * V * H for the MLM decoder), the usual 6N rule plus attention.
+ * Usage: tsx scripts/bench/gpu-train.ts [--batch 64] [--seq 128] [--steps 30] [--model base]
+ */
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { BertForMaskedLM, BertForSequenceClassification, PRESETS, info, randn } from '../../lib/index.js';
+import { native } from '../../lib/binding.js';
+import { BENCH_DIR, emit, intFlag, log, parseFlags } from './common.js';
+
+const flags = parseFlags(process.argv.slice(2));
+const B = intFlag(flags, 'batch', 64);
+const T = intFlag(flags, 'seq', 128);
+const steps = intFlag(flags, 'steps', 30);
+const warmup = 5;
+const name = (flags.get('model') ?? 'base') as keyof typeof PRESETS;
+const preset = PRESETS[name];
+const V = 30522;
+const device = info().cudaAvailable ? 'cuda' : 'cpu';
+const dtype = flags.get('dtype') ?? (device === 'cuda' ? 'bfloat16' : 'float32');
+
+async function matmulRate(): Promise<number> {
+  const n = device === 'cuda' ? 8192 : 1024;
+  const a0 = randn([n, n], { seed: 1 });
+  const a = dtype === 'float32' ? a0.to(device) : a0.to(device).to(dtype as never);
+  await a.matmulAsync(a, 3);
+  native().cudaSynchronize();
+  const reps = device === 'cuda' ? 50 : 5;
+  const t0 = performance.now();
+  await a.matmulAsync(a, reps);
+  native().cudaSynchronize();
+  const s = (performance.now() - t0) / 1000;
+  return (2 * n ** 3 * reps) / s;
+}
+
+function flopsPerToken(task: string): number {
+  const H = preset.hidden_size, L = preset.num_hidden_layers, I = preset.intermediate_size;
+  const perLayer = 4 * H * H + 4 * H + 2 * H * I + I + H + 4 * H;
+  let p = L * perLayer + H * H + H;  // + pooler / transform
+  let f = 6 * p + 12 * L * T * H;
+  if (task === 'mlm') f += 6 * V * H;
+  return f;
+}
+
+function batch(task: string, seed: number) {
+  let x = seed;
+  const rnd = () => ((x = (x * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const ids = new BigInt64Array(B * T).map(() => BigInt(Math.floor(rnd() * (V - 5)) + 5));
+  const mask = new BigInt64Array(B * T).fill(1n);
+  const labels = task === 'mlm'
+    ? new BigInt64Array(B * T).map((_, i) => (rnd() < 0.15 ? ids[i] : -100n))
+    : new BigInt64Array(B).map(() => BigInt(Math.floor(rnd() * 2)));
+  return { inputIds: ids, attentionMask: mask, labels, shape: [B, T] as [number, number] };
+}
+
+async function ours(task: string, rate: number) {
+  const cfg = { ...preset, vocab_size: V };
+  const m = task === 'mlm' ? BertForMaskedLM.create(cfg, { seed: 1 }) : BertForSequenceClassification.create(cfg, { seed: 1 });
+  m.train().to(device as never);
+  if (dtype !== 'float32') m.autocast(dtype as never);
+  m.configureOptimizer({ lr: 1e-4 });
+  const batches = [batch(task, 1), batch(task, 2)];
+  for (let i = 0; i < warmup; i++) await m.trainStep(batches[i % 2]);
+  native().cudaSynchronize();
+  const t0 = performance.now();
+  let loss = 0;
+  for (let i = 0; i < steps; i++) loss = (await m.trainStep(batches[i % 2])).loss;
+  native().cudaSynchronize();
+  const ms = (performance.now() - t0) / steps;
+  m.dispose();
+  const tokS = (B * T) / (ms / 1000);
+  emit({ bench: 'gpu-train', side: 'bertorch', model: name, task, device, dtype, batch: B, seq: T, msPerStep: +ms.toFixed(2), seqPerS: +(B / (ms / 1000)).toFixed(1), tokPerS: Math.round(tokS), mfu: +((tokS * flopsPerToken(task)) / rate).toFixed(3), loss });
+  return B / (ms / 1000);
+}
+
+const rate = await matmulRate();
+emit({ bench: 'matmul', device, dtype, tflops: +(rate / 1e12).toFixed(1), libtorch: info().libtorchVersion, gpu: info().cudaDevices[0] ?? 'none' });
+const py = process.env.BERTORCH_PYTHON ?? 'python3';
+for (const task of ['seqcls', 'mlm']) {
+  const our = await ours(task, rate);
+  log(`peer ${task}`);
+  const r = spawnSync(py, [path.join(BENCH_DIR, 'peer_gpu_train.py'), '--task', task, '--batch', String(B), '--seq', String(T), '--steps', String(steps), '--model', name, '--dtype', dtype, '--rate', String(rate)], { encoding: 'utf8', timeout: 600_000 });
+  const line = r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop();
+  if (!line) { emit({ bench: 'gpu-train', side: 'hf', task, error: (r.stderr || '').slice(-500) }); continue; }
+  const peer = JSON.parse(line);
+  emit(peer);
+  emit({ bench: 'gpu-train', ratio: 'bertorch/hf seqPerS', task, value: +(our / peer.seqPerS).toFixed(3) });
+}
