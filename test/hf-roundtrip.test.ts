@@ -91,7 +91,7 @@ m, info = AutoModelForSequenceClassification.from_pretrained(req['ours'], output
 m.eval()
 out['a'] = dict(dump(logits(m)), **{'class': type(m).__name__,
     'id2label': {str(k): v for k, v in m.config.id2label.items()}, 'label2id': m.config.label2id,
-    'missing': info['missing_keys'], 'unexpected': info['unexpected_keys']})
+    'missing': sorted(info['missing_keys']), 'unexpected': sorted(info['unexpected_keys'])})
 
 # (b) transformers' folders, random weights (not HF init)
 g = torch.Generator().manual_seed(20240603)
@@ -122,7 +122,7 @@ for key, model in (('mlm', BertForMaskedLM(BertConfig(**tiny))),
 d = os.path.join(req['work'], 'base')
 randomize(BertModel(BertConfig(**tiny))).save_pretrained(d, safe_serialization=True)
 _, info = BertForSequenceClassification.from_pretrained(d, num_labels=3, output_loading_info=True)
-out['c'] = {'missing': info['missing_keys'], 'unexpected': info['unexpected_keys']}
+out['c'] = {'missing': sorted(info['missing_keys']), 'unexpected': sorted(info['unexpected_keys'])}  # sets in transformers 5
 print(json.dumps(out))
 `;
 
