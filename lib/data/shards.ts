@@ -16,9 +16,9 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { availableParallelism, endianness } from 'node:os';
 import { join } from 'node:path';
-import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
 import { randomBytes } from 'node:crypto';
-import tokenizers from 'tokenizers';
 import { Tokenizer } from '../tokenizer.js';
 import { CorpusError } from './corpus-error.js';
 import { readLines } from './lines.js';
@@ -79,8 +79,8 @@ export interface WriteShardsOptions {
    */
   workers?: number;
   /**
-   * Texts per message to a worker.
-   * @default 2048
+   * Most texts per message to a worker (a message also ends at 128 Ki characters).
+   * @default 1024
    */
   chunkSize?: number;
   /**
@@ -126,14 +126,16 @@ export class ShardError extends Error {
   }
 }
 
-const WORKER_KIND = 'bertorch-shard-worker';
+// A chunk sent to a worker ends at chunkSize texts or this many characters,
+// whichever comes first: small chunks keep the Rust memory in flight small.
+const CHUNK_CHARS = 1 << 17;
 const DEFAULT_SHARD_TOKENS = 64 * 2 ** 20;
 const shardName = (index: number, ext: string) => `${String(index).padStart(5, '0')}.${ext}`;
 
 // ---- worker side ----
 
 interface WorkerInit {
-  kind: typeof WORKER_KIND;
+  tokenizersPath: string;
   tokenizerJson: string;
   addSpecialTokens: boolean;
   idDtype: IdDtype;
@@ -145,32 +147,35 @@ interface ChunkResult {
   error?: string;
 }
 
-// A worker loads tokenizer.json straight into the `tokenizers` package and
-// keeps only the ids: the same pipeline as Tokenizer.encode without
+// The worker, as plain JavaScript run with `eval`: it loads only the
+// `tokenizers` package (no bertorch modules, no TypeScript loader), which
+// keeps each thread small. It reads tokenizer.json straight into the package
+// and keeps only the ids: the same pipeline as Tokenizer.encode without
 // truncation (test/shards.test.ts checks they agree), minus the offsets,
 // masks and token strings a shard has no use for.
-function runWorker(init: WorkerInit): void {
-  const backend = tokenizers.Tokenizer.fromFile(init.tokenizerJson);
-  parentPort!.on('message', async ({ seq, texts }: { seq: number; texts: string[] }) => {
-    try {
-      const encodings = await backend.encodeBatch(texts, { addSpecialTokens: init.addSpecialTokens });
-      const lists = encodings.map((encoding) => encoding.getIds());
-      const lengths = Uint32Array.from(lists, (list) => list.length);
-      const total = lengths.reduce((sum, n) => sum + n, 0);
-      const ids = init.idDtype === 'uint16' ? new Uint16Array(total) : new Uint32Array(total);
-      let at = 0;
-      for (const list of lists) {
-        ids.set(list, at);
-        at += list.length;
-      }
-      parentPort!.postMessage({ seq, ids, lengths } satisfies ChunkResult, [ids.buffer, lengths.buffer]);
-    } catch (error) {
-      parentPort!.postMessage({ seq, error: (error as Error).message } satisfies ChunkResult);
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const tokenizers = require(workerData.tokenizersPath);
+const backend = tokenizers.Tokenizer.fromFile(workerData.tokenizerJson);
+parentPort.on('message', async ({ seq, texts }) => {
+  try {
+    const encodings = await backend.encodeBatch(texts, { addSpecialTokens: workerData.addSpecialTokens });
+    const lists = encodings.map((encoding) => encoding.getIds());
+    const lengths = Uint32Array.from(lists, (list) => list.length);
+    let total = 0;
+    for (const list of lists) total += list.length;
+    const ids = workerData.idDtype === 'uint16' ? new Uint16Array(total) : new Uint32Array(total);
+    let at = 0;
+    for (const list of lists) {
+      ids.set(list, at);
+      at += list.length;
     }
-  });
-}
-
-if (!isMainThread && (workerData as WorkerInit | undefined)?.kind === WORKER_KIND) runWorker(workerData as WorkerInit);
+    parentPort.postMessage({ seq, ids, lengths }, [ids.buffer, lengths.buffer]);
+  } catch (error) {
+    parentPort.postMessage({ seq, error: String((error && error.message) || error) });
+  }
+});
+`;
 
 /** Worker threads, each with a tokenizer; `run` goes to the least busy one. */
 class TokenizerPool {
@@ -221,14 +226,11 @@ class TokenizerPool {
   }
 }
 
-// From the TypeScript sources (tsx, tests), a worker does not inherit tsx's
-// loader hooks on Node 20, so it registers them before importing this file.
+// Each encoding holds ~100 bytes a token in Rust memory that is freed only
+// when V8 collects its small JS wrapper; a small young generation makes
+// those collections frequent, which keeps a worker's memory flat.
 function spawnWorker(init: WorkerInit): Worker {
-  const url = import.meta.url;
-  if (!url.endsWith('.ts')) return new Worker(new URL(url), { workerData: init });
-  const api = import.meta.resolve('tsx/esm/api');
-  const boot = `import(${JSON.stringify(api)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(url)}); });`;
-  return new Worker(boot, { eval: true, workerData: init });
+  return new Worker(WORKER_SOURCE, { eval: true, workerData: init, execArgv: [], resourceLimits: { maxYoungGenerationSizeMb: 2 } });
 }
 
 // ---- writing ----
@@ -379,6 +381,10 @@ interface WritePlan {
 /**
  * Tokenizes a corpus into a token shard folder with a pool of worker threads.
  * Blank texts are left out. The result is the same for any number of workers.
+ * Threads: each worker's batches run on libuv's pool (UV_THREADPOOL_SIZE, 4
+ * by default, set before Node starts) and the tokenizers package spreads each
+ * batch over its own thread pool (off with TOKENIZERS_PARALLELISM=false).
+ * Memory: one chunk per worker in flight, about 15 MB a worker.
  * @throws {TypeError} for bad options, a missing file or an unloadable tokenizer.
  * @throws {RangeError} for `idDtype: 'uint16'` with a vocabulary of 65536 tokens or more.
  * @throws {CorpusError} `ERR_CORPUS_BAD_ROW` for an unreadable line of a file (unless `onBadRow: 'skip'`).
@@ -397,7 +403,7 @@ export async function writeShards(options: WriteShardsOptions): Promise<WriteSha
   try {
     await plan.tokenizer.save(join(staging, 'tokenizer'));
     pool = new TokenizerPool(plan.workers, {
-      kind: WORKER_KIND,
+      tokenizersPath: createRequire(import.meta.url).resolve('tokenizers'),
       tokenizerJson: join(staging, 'tokenizer', 'tokenizer.json'),
       addSpecialTokens: plan.addSpecialTokens,
       idDtype: plan.idDtype,
@@ -450,6 +456,7 @@ async function tokenizeAll(plan: WritePlan, pool: TokenizerPool, writer: ShardWr
     while (inFlight.length >= limit) await drainOne();
   };
   let chunk: string[] = [];
+  let chars = 0;
   for await (const item of sourceOf(plan, read)) {
     if ('blank' in item) blank++;
     else if ('bad' in item) {
@@ -457,9 +464,11 @@ async function tokenizeAll(plan: WritePlan, pool: TokenizerPool, writer: ShardWr
       badRows++;
     } else {
       chunk.push(item.text);
-      if (chunk.length >= plan.chunkSize) {
+      chars += item.text.length;
+      if (chunk.length >= plan.chunkSize || chars >= CHUNK_CHARS) {
         await submit(chunk);
         chunk = [];
+        chars = 0;
       }
     }
   }
@@ -534,7 +543,7 @@ async function planShards(options: WriteShardsOptions): Promise<WritePlan> {
     idDtype,
     shardTokens: optionalInteger(opts.shardTokens, 'shardTokens', DEFAULT_SHARD_TOKENS, 1),
     workers: optionalInteger(opts.workers, 'workers', Math.max(1, availableParallelism()), 1, 1024),
-    chunkSize: optionalInteger(opts.chunkSize, 'chunkSize', 2048, 1),
+    chunkSize: optionalInteger(opts.chunkSize, 'chunkSize', 1024, 1),
     addSpecialTokens: optionalBoolean(opts.addSpecialTokens, 'addSpecialTokens', true),
     progress: optionalBoolean(opts.progress, 'progress', true),
     onBadRow: optionalChoice(opts.onBadRow, 'onBadRow', ['error', 'skip'] as const, 'error'),
