@@ -145,7 +145,13 @@ torch::Tensor BertEncoderImpl::forward(torch::Tensor x, const torch::Tensor& mas
     torch::Tensor probs;
     bool checkpoint = gradient_checkpointing && is_training() && torch::GradMode::is_enabled() && !o.output_attentions;
     if (checkpoint) {
-      x = Checkpoint([l, mask](const torch::Tensor& in) { return l->forward(in, mask, nullptr); }, x);
+      // SDPA may pick a different CPU kernel (with its own dropout RNG use)
+      // with and without grad; the explicit path makes the replay exact.
+      bool attn_dropout = l->attention->self->dropout->options.p() > 0;
+      x = Checkpoint([l, mask, attn_dropout](const torch::Tensor& in) {
+        torch::Tensor probs;
+        return l->forward(in, mask, attn_dropout ? &probs : nullptr);
+      }, x);
     } else {
       x = l->forward(x, mask, o.output_attentions ? &probs : nullptr);
     }

@@ -20,14 +20,22 @@ struct CheckpointBackward : torch::autograd::Node {
   torch::autograd::variable_list apply(torch::autograd::variable_list&& grads) override {
     torch::Tensor x = input.detach().requires_grad_(true);
     torch::Tensor y;
+    // Replay the RNG of the first run so dropout draws the same masks. The
+    // generator's mutex is held only to swap states: dropout locks it itself.
+    auto gen = DefaultGenerator(x.device());
+    c10::intrusive_ptr<c10::TensorImpl> now;
     {
-      auto gen = DefaultGenerator(x.device());
       std::lock_guard<std::mutex> lock(gen.mutex());
-      auto now = gen.get_state();
+      now = gen.get_state().getIntrusivePtr();
       gen.set_state(torch::Tensor(rng_state));
+    }
+    {
       torch::AutoGradMode enable(true);
       y = fn(x);
-      gen.set_state(now);
+    }
+    {
+      std::lock_guard<std::mutex> lock(gen.mutex());
+      gen.set_state(torch::Tensor(now));
     }
     torch::autograd::backward({y}, {grads[0]});
     return {x.grad()};
