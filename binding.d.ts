@@ -50,6 +50,8 @@ export interface Binding {
   Tensor: typeof NativeTensor;
   Model: new (config: Record<string, unknown>, architecture: string, seed: number) => NativeModel;
   setup(errors: Record<string, Function>): void;
+  initProcessGroup(o: { backend: string; masterAddr: string; masterPort: number; rank: number; worldSize: number; timeoutMs: number }): Promise<unknown>;
+  distAvailable(): boolean;
   info(): NativeInfo;
   cudaAvailable(): boolean;
   cudaSynchronize(): void;
@@ -112,6 +114,8 @@ export interface NativeModel {
   zeroGrad(): void;
   setTraining(on: boolean): void;
   setAutocast(dtype: string | null): void;
+  setProcessGroup(group: unknown, bucketBytes?: number): void;
+  broadcastParameters(src?: number): Promise<void>;
   to(device: string, dtype?: string): void;
   describe(): { numParameters: number; device: string; training: boolean; optimizerStep: number; lr: number };
   dispose(): void;

@@ -3,3 +3,4 @@ export * from './errors.js';
 export * from './tensor.js';
 export * from './info.js';
 export * from './models/index.js';
+export * from './distributed/index.js';

@@ -2,6 +2,7 @@
 // classes handed over by lib/errors.ts through setup().
 #include <napi.h>
 
+#include "dist_binding.h"
 #include "errors.h"
 #include "info.h"
 #include "instance.h"
@@ -32,6 +33,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
 
   exports.Set("setup", Napi::Function::New(env, Setup, "setup"));
   RegisterInfo(env, exports);
+  RegisterDist(env, exports);
   RegisterTensorOps(env, exports);
   RegisterTensorCreate(env, exports);
   return exports;

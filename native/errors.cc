@@ -3,6 +3,7 @@
 #include <c10/util/Exception.h>
 #include <cstdlib>
 #include <new>
+#include <typeinfo>
 
 #include "instance.h"
 
@@ -47,6 +48,9 @@ ErrorInfo CaptureCurrent() {
   } catch (const std::bad_alloc&) {
     return {"TorchOutOfMemoryError", "ERR_TORCH_OOM", "out of memory (std::bad_alloc)"};
   } catch (const std::exception& e) {
+    // Gloo's IoException / EnforceNotMet (a dead peer, a closed socket) are not c10 errors.
+    std::string type = typeid(e).name();
+    if (type.find("gloo") != std::string::npos) return {"TorchDistError", "ERR_TORCH_DIST", e.what()};
     return {"TorchError", "ERR_TORCH", e.what()};
   } catch (...) {
     return {"TorchError", "ERR_TORCH", "unknown native exception"};

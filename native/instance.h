@@ -12,6 +12,7 @@ namespace bt {
 struct InstanceData {
   Napi::FunctionReference tensor_ctor;
   Napi::FunctionReference model_ctor;
+  Napi::FunctionReference process_group_ctor;
   std::map<std::string, Napi::FunctionReference> error_classes;
 };
 

@@ -120,6 +120,11 @@ void BertRunner::ConfigureOptimizer(const optim::AdamWOptions& o, const optim::S
 StepResult BertRunner::OptimizerStep(double max_grad_norm) {
   TORCH_CHECK(optimizer_, "configureOptimizer() must be called before optimizerStep()");
   StepResult r;
+  if (group_) {
+    std::vector<torch::Tensor> params;
+    for (auto& p : optimizer_->params()) params.push_back(p.param);
+    dist::AverageGradients(*group_, params, bucket_bytes_);
+  }
   r.grad_norm = optim::ClipGradNorm(optimizer_->params(), max_grad_norm);
   r.lr = optimizer_->Step();
   ZeroGrad();
@@ -141,6 +146,13 @@ StepResult BertRunner::TrainStep(const bert::Batch& b, double max_grad_norm, boo
   StepResult r = OptimizerStep(max_grad_norm);
   r.loss = loss;
   return r;
+}
+
+void BertRunner::BroadcastParameters(int src) {
+  TORCH_CHECK(group_, "setProcessGroup() must be called before broadcastParameters()");
+  std::vector<torch::Tensor> params;
+  for (auto& [_, p] : NamedParameters()) params.push_back(p);
+  dist::BroadcastParameters(*group_, params, src);
 }
 
 void BertRunner::ZeroGrad() {

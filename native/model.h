@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "bert.h"
+#include "dist.h"
 #include "optim.h"
 
 namespace bt {
@@ -51,6 +52,12 @@ class BertRunner {
   // CUDA, bf16 on CPU; nullopt = off. Parameters and AdamW stay float32.
   void SetAutocast(std::optional<torch::ScalarType> dtype) { autocast_ = dtype; }
   std::optional<torch::ScalarType> autocast() const { return autocast_; }
+  // Data-parallel: gradients are averaged over `group` before clipping.
+  void SetProcessGroup(std::shared_ptr<dist::Group> group, int64_t bucket_bytes) {
+    group_ = std::move(group);
+    bucket_bytes_ = bucket_bytes;
+  }
+  void BroadcastParameters(int src);
   void SetTraining(bool on) { module_->train(on); }
   bool training() const { return module_->is_training(); }
   void To(const torch::Device& d, std::optional<torch::ScalarType> dtype);
@@ -65,6 +72,8 @@ class BertRunner {
   std::unique_ptr<optim::AdamW> optimizer_;
   torch::Device device_{torch::kCPU};
   std::optional<torch::ScalarType> autocast_;
+  std::shared_ptr<dist::Group> group_;
+  int64_t bucket_bytes_ = 25 << 20;
 };
 
 }  // namespace bt

@@ -2,6 +2,7 @@
 
 #include "args.h"
 #include "convert.h"
+#include "dist_binding.h"
 #include "errors.h"
 #include "tensor.h"
 #include "worker.h"
@@ -220,6 +221,8 @@ Napi::Function ModelWrap::Init(Napi::Env env) {
       InstanceMethod<&ModelWrap::ZeroGrad>("zeroGrad"),
       InstanceMethod<&ModelWrap::SetTraining>("setTraining"),
       InstanceMethod<&ModelWrap::SetAutocast>("setAutocast"),
+      InstanceMethod<&ModelWrap::SetProcessGroup>("setProcessGroup"),
+      InstanceMethod<&ModelWrap::BroadcastParameters>("broadcastParameters"),
       InstanceMethod<&ModelWrap::To>("to"),
       InstanceMethod<&ModelWrap::Describe>("describe"),
       InstanceMethod<&ModelWrap::Dispose>("dispose"),
@@ -433,6 +436,40 @@ Napi::Value ModelWrap::SetAutocast(Info info) {
       r.SetAutocast(dt);
     }
     return info.Env().Undefined();
+  });
+}
+
+Napi::Value ModelWrap::SetProcessGroup(Info info) {
+  return Guard(info.Env(), [&] {
+    auto& r = Runner();
+    if (info[0].IsNull() || info[0].IsUndefined()) {
+      r.SetProcessGroup(nullptr, 0);
+    } else {
+      int64_t bucket = args::IntOr(info, 1, "bucketBytes", 25 << 20);
+      if (bucket < 1) ThrowRange("Expected a positive integer for bucketBytes but received " + std::to_string(bucket));
+      r.SetProcessGroup(ProcessGroupWrap::From(info[0]), bucket);
+    }
+    return info.Env().Undefined();
+  });
+}
+
+namespace {
+class BroadcastWorker : public ModelWorker {
+ public:
+  BroadcastWorker(Napi::Env env, std::shared_ptr<RunnerHandle> h, int src) : ModelWorker(env, std::move(h)), src_(src) {}
+  void Run() override { R().BroadcastParameters(src_); }
+
+ private:
+  int src_;
+};
+}  // namespace
+
+Napi::Value ModelWrap::BroadcastParameters(Info info) {
+  return Guard(info.Env(), [&] {
+    Runner();
+    int src = static_cast<int>(args::IntOr(info, 0, "src", 0));
+    handle_->busy = true;
+    return (new BroadcastWorker(info.Env(), handle_, src))->Start();
   });
 }
 

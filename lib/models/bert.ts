@@ -252,6 +252,19 @@ export class PreTrainedBert implements Disposable {
   train(on = true): this { this.#n.setTraining(on); return this; }
   eval(): this { return this.train(false); }
   /**
+   * Data-parallel training: gradients are averaged over `group` (bucketed
+   * all-reduce, ~25 MB flat buckets) inside optimizerStep / trainStep, before
+   * clipping. Pass null to detach. Call broadcastParameters() once at start.
+   */
+  setProcessGroup(group: { handle: unknown } | null, { bucketBytes = 25 << 20 } = {}): this {
+    this.#n.setProcessGroup(group ? group.handle : null, bucketBytes);
+    return this;
+  }
+  /** Copies rank `src`'s parameters to every rank (DDP's start-up broadcast). */
+  broadcastParameters(src = 0): Promise<void> {
+    return this.#call((m) => m.broadcastParameters(src));
+  }
+  /**
    * Mixed precision for forward and backward (torch.autocast): 'bfloat16' (CUDA or
    * CPU) or 'float16' (CUDA); null turns it off. Parameters and AdamW stay float32.
    * @default null

@@ -1,0 +1,3 @@
+/** Scale-out over torch.distributed (c10d). Re-exports only. */
+export * from './process-group.js';
+export * from './launcher.js';

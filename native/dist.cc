@@ -1,0 +1,181 @@
+#include "dist.h"
+
+#ifdef BT_WITH_GLOO
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#endif
+
+namespace bt::dist {
+
+#ifdef BT_WITH_GLOO
+class Group {
+ public:
+  c10::intrusive_ptr<c10d::Store> store;
+  c10::intrusive_ptr<c10d::Backend> backend;
+  int rank = 0, world = 1;
+  std::chrono::milliseconds timeout{30000};
+  bool destroyed = false;
+  c10d::Backend& B() {
+    TORCH_CHECK(!destroyed && backend, "the process group was destroyed");
+    return *backend;
+  }
+};
+
+bool Available() { return true; }
+
+std::shared_ptr<Group> Init(const GroupOptions& o) {
+  TORCH_CHECK_VALUE(o.backend == "gloo", "backend '", o.backend, "' is not available in this build (gloo)");
+  TORCH_CHECK_VALUE(o.world_size >= 1 && o.rank >= 0 && o.rank < o.world_size, "rank ", o.rank,
+                    " is not in [0, world_size=", o.world_size, ")");
+  TORCH_CHECK_VALUE(o.master_port > 0 && o.master_port < 65536, "master port ", o.master_port, " out of range");
+  auto g = std::make_shared<Group>();
+  g->rank = o.rank;
+  g->world = o.world_size;
+  g->timeout = o.timeout;
+  c10d::TCPStoreOptions so;
+  so.port = static_cast<uint16_t>(o.master_port);
+  so.isServer = o.rank == 0;
+  so.numWorkers = o.world_size;
+  so.waitWorkers = false;
+  so.timeout = o.timeout;
+  auto tcp = c10::make_intrusive<c10d::TCPStore>(o.master_addr, so);
+  g->store = c10::make_intrusive<c10d::PrefixStore>("bertorch/0", tcp);
+  auto opts = c10d::ProcessGroupGloo::Options::create();
+  opts->timeout = o.timeout;
+  opts->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(o.master_addr == "localhost" ? "127.0.0.1" : o.master_addr));
+  g->backend = c10::make_intrusive<c10d::ProcessGroupGloo>(g->store, o.rank, o.world_size, opts);
+  return g;
+}
+
+int Rank(const Group& g) { return g.rank; }
+int WorldSize(const Group& g) { return g.world; }
+
+namespace {
+c10d::ReduceOp ParseOp(const std::string& op) {
+  if (op == "sum" || op == "avg") return c10d::ReduceOp::SUM;
+  if (op == "max") return c10d::ReduceOp::MAX;
+  if (op == "min") return c10d::ReduceOp::MIN;
+  if (op == "product") return c10d::ReduceOp::PRODUCT;
+  TORCH_CHECK_VALUE(false, "unknown reduce op '", op, "' (sum, avg, max, min, product)");
+}
+
+void Wait(Group& g, const c10::intrusive_ptr<c10d::Work>& w) { w->wait(g.timeout); }
+}  // namespace
+
+void AllReduce(Group& g, std::vector<torch::Tensor>& tensors, const std::string& op) {
+  c10d::AllreduceOptions o;
+  o.reduceOp = ParseOp(op);
+  o.timeout = g.timeout;
+  Wait(g, g.B().allreduce(tensors, o));
+  if (op == "avg")
+    for (auto& t : tensors) t.div_(g.world);
+}
+
+void Broadcast(Group& g, std::vector<torch::Tensor>& tensors, int src) {
+  TORCH_CHECK_VALUE(src >= 0 && src < g.world, "broadcast source ", src, " is not a rank");
+  c10d::BroadcastOptions o;
+  o.rootRank = src;
+  o.timeout = g.timeout;
+  Wait(g, g.B().broadcast(tensors, o));
+}
+
+std::vector<torch::Tensor> AllGather(Group& g, const torch::Tensor& t) {
+  std::vector<std::vector<torch::Tensor>> out(1);
+  for (int i = 0; i < g.world; i++) out[0].push_back(torch::empty_like(t));
+  std::vector<torch::Tensor> in{t.contiguous()};
+  c10d::AllgatherOptions o;
+  o.timeout = g.timeout;
+  Wait(g, g.B().allgather(out, in, o));
+  return out[0];
+}
+
+void Barrier(Group& g) {
+  c10d::BarrierOptions o;
+  o.timeout = g.timeout;
+  Wait(g, g.B().barrier(o));
+}
+
+void Destroy(Group& g) {
+  g.destroyed = true;
+  g.backend.reset();
+  g.store.reset();
+}
+
+void AverageGradients(Group& g, std::vector<torch::Tensor> params, int64_t bucket_bytes) {
+  torch::NoGradGuard no_grad;
+  // Every rank must contribute the same buckets: a parameter without a grad
+  // (unused this step) gets zeros, as DDP's find_unused_parameters does.
+  std::vector<std::vector<torch::Tensor>> buckets;
+  std::vector<torch::Tensor> cur;
+  int64_t cur_bytes = 0;
+  for (auto& p : params) {
+    auto& grad = p.mutable_grad();
+    if (!grad.defined()) grad = torch::zeros_like(p);
+    if (!cur.empty() && (cur_bytes + grad.nbytes() > static_cast<size_t>(bucket_bytes) ||
+                         grad.scalar_type() != cur[0].scalar_type() || grad.device() != cur[0].device())) {
+      buckets.push_back(std::move(cur));
+      cur.clear();
+      cur_bytes = 0;
+    }
+    cur.push_back(grad);
+    cur_bytes += grad.nbytes();
+  }
+  if (!cur.empty()) buckets.push_back(std::move(cur));
+  std::vector<torch::Tensor> flats;
+  std::vector<c10::intrusive_ptr<c10d::Work>> works;
+  c10d::AllreduceOptions o;
+  o.reduceOp = c10d::ReduceOp::SUM;
+  o.timeout = g.timeout;
+  for (auto& b : buckets) {
+    std::vector<torch::Tensor> parts;
+    for (auto& t : b) parts.push_back(t.reshape({-1}));
+    std::vector<torch::Tensor> flat{torch::cat(parts)};
+    works.push_back(g.B().allreduce(flat, o));
+    flats.push_back(flat[0]);
+  }
+  for (size_t i = 0; i < buckets.size(); i++) {
+    Wait(g, works[i]);
+    flats[i].div_(g.world);
+    int64_t off = 0;
+    for (auto& t : buckets[i]) {
+      t.copy_(flats[i].narrow(0, off, t.numel()).view_as(t));
+      off += t.numel();
+    }
+  }
+}
+
+void BroadcastParameters(Group& g, const std::vector<torch::Tensor>& params, int src) {
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> flat_parts;
+  for (const auto& p : params) flat_parts.push_back(p.detach().reshape({-1}));
+  std::vector<torch::Tensor> flat{torch::cat(flat_parts)};
+  Broadcast(g, flat, src);
+  int64_t off = 0;
+  for (const auto& p : params) {
+    p.detach().copy_(flat[0].narrow(0, off, p.numel()).view_as(p));
+    off += p.numel();
+  }
+}
+
+#else  // built without c10d headers: every entry point says so.
+
+class Group {};
+bool Available() { return false; }
+[[noreturn]] static void NoDist() {
+  TORCH_CHECK(false, "bertorch was built without torch.distributed (Gloo headers not found at build time: "
+                     "install libgloo-dev and run `npm run build:native`)");
+}
+std::shared_ptr<Group> Init(const GroupOptions&) { NoDist(); }
+int Rank(const Group&) { NoDist(); }
+int WorldSize(const Group&) { NoDist(); }
+void AllReduce(Group&, std::vector<torch::Tensor>&, const std::string&) { NoDist(); }
+void Broadcast(Group&, std::vector<torch::Tensor>&, int) { NoDist(); }
+std::vector<torch::Tensor> AllGather(Group&, const torch::Tensor&) { NoDist(); }
+void Barrier(Group&) { NoDist(); }
+void Destroy(Group&) {}
+void AverageGradients(Group&, std::vector<torch::Tensor>, int64_t) { NoDist(); }
+void BroadcastParameters(Group&, const std::vector<torch::Tensor>&, int) { NoDist(); }
+#endif
+
+}  // namespace bt::dist

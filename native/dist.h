@@ -1,0 +1,48 @@
+// Process groups on libtorch's c10d: TCPStore rendezvous and the Gloo backend
+// (CPU; NCCL would slot in the same way where the libtorch has it). Pure C++.
+// Lifetime: a Group is shared (shared_ptr) by its JS wrapper, by models that
+// average gradients over it, and by in-flight workers; the last holder frees
+// the store and backend, which closes the connections.
+// Threading: collectives block until done or until `timeout` passes, when
+// c10d raises DistError; callers run them on worker threads.
+#pragma once
+#include <torch/torch.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace bt::dist {
+
+struct GroupOptions {
+  std::string backend = "gloo";
+  std::string master_addr = "127.0.0.1";
+  int master_port = 29500;
+  int rank = 0;
+  int world_size = 1;
+  std::chrono::milliseconds timeout{30000};
+};
+
+class Group;
+// Rendezvous and connect; blocks until every rank joined or the timeout.
+std::shared_ptr<Group> Init(const GroupOptions& o);
+bool Available();  // built with a c10d backend
+
+int Rank(const Group& g);
+int WorldSize(const Group& g);
+// In place; op: "sum" | "avg" | "max" | "min" | "product" (avg = sum / world).
+void AllReduce(Group& g, std::vector<torch::Tensor>& tensors, const std::string& op);
+void Broadcast(Group& g, std::vector<torch::Tensor>& tensors, int src);
+std::vector<torch::Tensor> AllGather(Group& g, const torch::Tensor& t);
+void Barrier(Group& g);
+void Destroy(Group& g);
+
+// DDP's gradient averaging: grads are packed into flat buckets of about
+// bucket_bytes (same dtype and device), every bucket's all-reduce is launched
+// before any is awaited, then the averages are copied back.
+void AverageGradients(Group& g, std::vector<torch::Tensor> params, int64_t bucket_bytes);
+// Copies rank `src`'s parameter values to every rank.
+void BroadcastParameters(Group& g, const std::vector<torch::Tensor>& params, int src);
+
+}  // namespace bt::dist
