@@ -6,6 +6,12 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
+// `bertorch predict ... | head`: a closed pipe ends the command quietly, as with other Unix tools.
+process.stdout.on('error', (error) => {
+  if (error.code === 'EPIPE') process.exit(0);
+  throw error;
+});
+
 const root = new URL('../', import.meta.url);
 const compiled = new URL('dist/lib/cli.js', root);
 let cli;
