@@ -9,7 +9,8 @@
  * Flags: --corpus <file> (repeatable; raw unlabeled text instead of the synthetic stream),
  * --train / --test <file> (labeled jsonl {"text","label"} or tsv "label<TAB>text"),
  * --model <HF folder> (start from it; --pretrain-steps 0 skips pretraining), --out <dir>,
- * --seed <n>, --pretrain-steps <n>, --epochs <n>, --unlabeled <n>, --per-intent <n>.
+ * --seed <n>, --pretrain-steps <n>, --epochs <n>, --lr <fine-tuning lr>, --unlabeled <n>,
+ * --per-intent <n>, --synth '<json>' (CustomerServiceGenerator options: the task's difficulty).
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -31,9 +32,11 @@ const { values: args } = parseArgs({
     seed: { type: 'string', default: '1' },
     'pretrain-steps': { type: 'string' },
     epochs: { type: 'string', default: '20' },
+    lr: { type: 'string', default: '1e-3' },
     unlabeled: { type: 'string', default: '60000' },
     'per-intent': { type: 'string', default: '24' },
     'max-length': { type: 'string', default: '48' },
+    synth: { type: 'string', default: '{}' },
     help: { type: 'boolean', short: 'h' },
   },
 });
@@ -51,8 +54,10 @@ const int = (name: string, v: string | undefined, min = 0): number => {
 const seed = int('seed', args.seed);
 const out = args.out!;
 const maxLength = int('max-length', args['max-length'], 8);
-const pretrainSteps = int('pretrain-steps', args['pretrain-steps'] ?? (args.model ? '0' : '2400'));
+const pretrainSteps = int('pretrain-steps', args['pretrain-steps'] ?? (args.model ? '0' : '1500'));
 const epochs = int('epochs', args.epochs, 1);
+const finetuneLr = Number(args.lr);
+if (!(finetuneLr > 0)) throw new RangeError(`Expected a positive number for --lr but received '${args.lr}'`);
 const t0 = performance.now();
 const elapsed = () => `${((performance.now() - t0) / 1000).toFixed(1)}s`;
 const say = (msg: string) => console.log(`[${elapsed()}] ${msg}`);
@@ -86,7 +91,7 @@ async function writeJsonl(file: string, rows: object[]): Promise<void> {
 async function prepareData(): Promise<{ corpusInputs: string[]; train: Labeled[]; test: Labeled[]; labels: string[] }> {
   const dataDir = path.join(out, 'data');
   await mkdir(dataDir, { recursive: true });
-  const gen = new CustomerServiceGenerator({ seed });
+  const gen = new CustomerServiceGenerator({ ...JSON.parse(args.synth!), seed });
   let corpusInputs = args.corpus ?? [];
   if (!corpusInputs.length) {
     const file = path.join(dataDir, 'unlabeled.txt');
@@ -166,7 +171,7 @@ async function finetune(name: string, from: string | undefined, tok: Tokenizer, 
   const trainSrc = new ArraySource(train, { batchSize: 16, shuffle: true, seed });
   const testSrc = new ArraySource(test, { batchSize: 64 });
   const trainer = new Trainer(model, {
-    epochs, lr: 3e-4, warmupRatio: 0.1, weightDecay: 0.01, seed, loggingSteps: 10, runName: name, runsDir: out,
+    epochs, lr: finetuneLr, warmupRatio: 0.1, weightDecay: 0.01, seed, loggingSteps: 10, runName: name, runsDir: out,
     reportConfig: { stage: 'fine-tuning', init: from ?? 'random', examples: train.length },
   });
   const r = await trainer.fit(trainSrc, { evalData: testSrc });

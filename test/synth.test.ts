@@ -50,7 +50,7 @@ test('BIO tags line up with tokens and entity offsets point into the text', (t) 
   t.deepEqual([...seen].sort(), [...ENTITY_TYPES].sort());
 });
 
-test('train and test splits use disjoint paraphrases; the unlabeled stream uses all of them', (t) => {
+test('train and test splits use disjoint paraphrases and synonyms; the unlabeled stream uses all of them', (t) => {
   const gen = new CustomerServiceGenerator({ seed: 5, seenPhrases: 3 });
   for (const intent of INTENTS) {
     const train = gen.phrases(intent, 'train');
@@ -58,6 +58,12 @@ test('train and test splits use disjoint paraphrases; the unlabeled stream uses 
     t.is(train.length, 3);
     t.is(train.length + test_.length, intent.phrases.length);
     t.false(train.some((p) => test_.includes(p)));
+  }
+  for (const intent of INTENTS) {
+    const train = gen.words(intent, 'train');
+    const test_ = gen.words(intent, 'test');
+    t.is(train.verbs.length, 2);
+    t.false(train.verbs.some((v) => test_.verbs.includes(v)) || train.nouns.some((n) => test_.nouns.includes(n)));
   }
   // A word only in held-out phrases ("reimbursement") shows up unlabeled but never in train.
   const noiseless = new CustomerServiceGenerator({ seed: 5, typoRate: 0, fillerRate: 0, casing: false });

@@ -9,7 +9,7 @@
  */
 import { invalidRange } from '../errors.js';
 import { applyCasing, pickCasing, typo } from './noise.js';
-import { CLOSERS, CONNECTORS, FILLERS, INTENTS, OPENERS, REQUEST_PREFIXES, type IntentSpec } from './intents.js';
+import { CLOSERS, CONNECTORS, FILLERS, FRAMES, INTENTS, OPENERS, REQUEST_PREFIXES, type IntentSpec } from './intents.js';
 import { Rng } from './rng.js';
 import { SLOT_TYPES, slotValue, type EntityType } from './slots.js';
 
@@ -18,13 +18,17 @@ export interface SynthOptions {
   seed?: number;
   /** Paraphrases per intent the labeled train split may use. @default 3 */
   seenPhrases?: number;
-  /** Chance that a non-entity word of 4+ letters gets a typo. @default 0.03 */
+  /** Synonymous verbs and nouns per intent the labeled train split may use. @default 2 */
+  seenWords?: number;
+  /** Chance that a message says its intent in a shared frame with the intent's verb and noun. @default 0.9 */
+  frameRate?: number;
+  /** Chance that a non-entity word of 4+ letters gets a typo. @default 0.02 */
   typoRate?: number;
   /** Chance of a filler word ("um", "basically") before a word. @default 0.03 */
   fillerRate?: number;
-  /** Chance that an unlabeled message states its intent twice in two wordings. @default 0.6 */
+  /** Chance that an unlabeled message states its intent once more in another wording (up to 3 times). @default 0.95 */
   repeatRate?: number;
-  /** Chance that an unlabeled line is a conversation: the message, then an agent's reply. @default 0.5 */
+  /** Chance that an unlabeled line is a conversation: the message, then an agent's reply. @default 0.2 */
   replyRate?: number;
   /** Vary casing (lower, sentence, title, upper). @default true */
   casing?: boolean;
@@ -61,6 +65,10 @@ export function bioLabels(): string[] {
 
 interface Word { text: string; tag: string }
 
+function splitOf<T>(xs: readonly T[], seen: number, split: Split): readonly T[] {
+  return split === 'train' ? xs.slice(0, seen) : split === 'test' ? xs.slice(seen) : xs;
+}
+
 const PUNCT = /^[.,!?]$/;
 const QUESTION = /^(where|when|why|what|how|is|has|can|do|does|could|will)\b/;
 
@@ -77,39 +85,57 @@ export class CustomerServiceGenerator {
   #rng: Rng;
 
   constructor(o: SynthOptions = {}) {
-    this.options = { seed: 0, seenPhrases: 3, typoRate: 0.03, fillerRate: 0.03, repeatRate: 0.6, replyRate: 0.5, casing: true, ...o };
-    const { seed, seenPhrases, typoRate, fillerRate, repeatRate, replyRate } = this.options;
+    this.options = { seed: 0, seenPhrases: 3, seenWords: 2, frameRate: 0.9, typoRate: 0.02, fillerRate: 0.03, repeatRate: 0.95, replyRate: 0.2, casing: true, ...o };
+    const { seed, seenPhrases, seenWords, frameRate, typoRate, fillerRate, repeatRate, replyRate } = this.options;
     if (!Number.isSafeInteger(seed)) invalidRange('an integer', 'seed', seed);
     const minPhrases = Math.min(...INTENTS.map((i) => i.phrases.length));
     if (!Number.isInteger(seenPhrases) || seenPhrases < 1 || seenPhrases >= minPhrases) invalidRange(`an integer in [1, ${minPhrases - 1}]`, 'seenPhrases', seenPhrases);
-    for (const [k, v] of Object.entries({ typoRate, fillerRate, repeatRate, replyRate })) if (!(v >= 0 && v <= 1)) invalidRange('a probability in [0, 1]', k, v);
+    const minWords = Math.min(...INTENTS.flatMap((i) => [i.verbs.length, i.nouns.length]));
+    if (!Number.isInteger(seenWords) || seenWords < 1 || seenWords >= minWords) invalidRange(`an integer in [1, ${minWords - 1}]`, 'seenWords', seenWords);
+    for (const [k, v] of Object.entries({ frameRate, typoRate, fillerRate, repeatRate, replyRate })) if (!(v >= 0 && v <= 1)) invalidRange('a probability in [0, 1]', k, v);
     this.#rng = new Rng(seed);
   }
 
   /** The paraphrases of an intent a split may use. */
   phrases(intent: IntentSpec, split: Split): readonly string[] {
-    const k = this.options.seenPhrases;
-    return split === 'train' ? intent.phrases.slice(0, k) : split === 'test' ? intent.phrases.slice(k) : intent.phrases;
+    return splitOf(intent.phrases, this.options.seenPhrases, split);
   }
 
-  /** One labeled message of intent `label` (an index), drawn from `split`'s paraphrases. */
-  message(label: number, split: Split = 'all', repeat = false): LabeledMessage {
+  /** The verbs and nouns of an intent a split may use in the shared frames. */
+  words(intent: IntentSpec, split: Split): { verbs: readonly string[]; nouns: readonly string[] } {
+    const k = this.options.seenWords;
+    return { verbs: splitOf(intent.verbs, k, split), nouns: splitOf(intent.nouns, k, split) };
+  }
+
+  // One statement of the intent: a shared frame with the intent's words, or one of its paraphrases.
+  #statement(intent: IntentSpec, split: Split, avoid?: string): string {
+    const rng = this.#rng;
+    if (rng.chance(this.options.frameRate)) {
+      const { verbs, nouns } = this.words(intent, split);
+      return rng.pick(FRAMES).replace('{v}', rng.pick(verbs)).replace('{n}', rng.pick(nouns));
+    }
+    const pool = this.phrases(intent, split);
+    let p = rng.pick(pool);
+    for (let i = 0; i < 3 && p === avoid; i++) p = rng.pick(pool);
+    return p;
+  }
+
+  /** One labeled message of intent `label` (an index) stating it `statements` times, drawn from `split`'s wordings. */
+  message(label: number, split: Split = 'all', statements = 1): LabeledMessage {
     const rng = this.#rng;
     const intent = this.intents[label];
-    const pool = this.phrases(intent, split);
     const words: Word[] = [];
     const opener = rng.pick(OPENERS);
     if (opener) {
       this.#push(words, opener);
       words.push({ text: rng.pick([',', '.', '!', ',']), tag: 'O' });
     }
-    const first = rng.pick(pool);
-    this.#phrase(words, first);
-    if (repeat) {
-      let second = rng.pick(pool);
-      for (let i = 0; i < 3 && second === first; i++) second = rng.pick(pool);
+    let last = this.#statement(intent, split);
+    this.#phrase(words, last);
+    for (let i = 1; i < statements; i++) {
       this.#push(words, rng.pick(CONNECTORS));
-      this.#phrase(words, second);
+      last = this.#statement(intent, split, last);
+      this.#phrase(words, last);
     }
     const closer = rng.pick(CLOSERS);
     if (closer) {
@@ -142,7 +168,9 @@ export class CustomerServiceGenerator {
     const rng = this.#rng;
     for (let i = 0; i < n; i++) {
       const label = rng.int(0, this.intents.length - 1);
-      const text = this.message(label, 'all', rng.chance(this.options.repeatRate)).text;
+      let statements = 1;
+      while (statements < 3 && rng.chance(this.options.repeatRate)) statements++;
+      const text = this.message(label, 'all', statements).text;
       yield rng.chance(this.options.replyRate) ? `${text} ${this.#reply(label)}` : text;
     }
   }

@@ -320,8 +320,12 @@ class FitRun {
         await this.afterStep(rec);
         if (this.stopReason) return;
         if (state.global_step >= this.maxSteps) {
-          this.stopReason = 'completed';
-          return;
+          // The last step of an epoch still gets the epoch-end evaluation and save below.
+          if (train.state().index < train.length) {
+            this.stopReason = 'completed';
+            return;
+          }
+          break;
         }
       }
       // End of the epoch: a checkpoint saved here resumes at the next epoch's start.
