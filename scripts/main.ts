@@ -10,7 +10,8 @@
  * --train / --test <file> (labeled jsonl {"text","label"} or tsv "label<TAB>text"),
  * --model <HF folder> (start from it; --pretrain-steps 0 skips pretraining), --out <dir>,
  * --seed <n>, --pretrain-steps <n>, --epochs <n>, --lr <fine-tuning lr>, --unlabeled <n>,
- * --per-intent <n>, --synth '<json>' (CustomerServiceGenerator options: the task's difficulty).
+ * --per-intent <n>, --synth '<json>' (CustomerServiceGenerator options: the task's difficulty),
+ * --max-minutes <n> (a safety valve: pretraining stops early so the whole job ends in time; default 9).
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -37,6 +38,7 @@ const { values: args } = parseArgs({
     'per-intent': { type: 'string', default: '24' },
     'max-length': { type: 'string', default: '48' },
     synth: { type: 'string', default: '{}' },
+    'max-minutes': { type: 'string', default: '9' },
     help: { type: 'boolean', short: 'h' },
   },
 });
@@ -58,6 +60,7 @@ const pretrainSteps = int('pretrain-steps', args['pretrain-steps'] ?? (args.mode
 const epochs = int('epochs', args.epochs, 1);
 const finetuneLr = Number(args.lr);
 if (!(finetuneLr > 0)) throw new RangeError(`Expected a positive number for --lr but received '${args.lr}'`);
+const maxSeconds = int('max-minutes', args['max-minutes'], 1) * 60;
 const t0 = performance.now();
 const elapsed = () => `${((performance.now() - t0) / 1000).toFixed(1)}s`;
 const say = (msg: string) => console.log(`[${elapsed()}] ${msg}`);
@@ -147,6 +150,13 @@ async function pretrain(tok: Tokenizer, corpusDir: string, runs: ReportRun[]): P
     evalSteps: Math.max(1, Math.floor(pretrainSteps / 6)), loggingSteps: 25, runName: 'pretrain', runsDir: out,
     outputDir: path.join(out, 'pretrain'), saveSteps: 800, saveTotalLimit: 1, tokenizer: tok,
     reportConfig: { stage: 'MLM pretraining', sequences: lines.length },
+    // Leave ~90 s for fine-tuning both models and the report.
+    callbacks: [{ onStepEnd: (e) => {
+      if ((performance.now() - t0) / 1000 > maxSeconds - 90) {
+        console.log(`[${elapsed()}] time budget (--max-minutes ${maxSeconds / 60}) reached: pretraining stops at step ${e.step.step}`);
+        e.stop();
+      }
+    } }],
   });
   const r = await trainer.fit(train, { evalData: val });
   const final = path.join(out, 'pretrain', 'final');
