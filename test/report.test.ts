@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { classificationReport, confusionMatrix } from '../lib/metrics/index.js';
-import { chartSpecs, renderReport, writeReport, type LogRecord, type ReportData } from '../lib/train/report.js';
+import type { LogRecord } from '../lib/train/callbacks.js';
+import { chartSpecs, renderReport, writeReport, type ReportData } from '../lib/train/report.js';
 
 const run = promisify(execFile);
 
