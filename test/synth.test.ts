@@ -39,7 +39,7 @@ test('BIO tags line up with tokens and entity offsets point into the text', (t) 
     t.is(spans.length, m.entities.length);
     spans.forEach((s, j) => {
       const e = m.entities[j];
-      t.is<string>(e.type, s.type);
+      t.is(e.type as string, s.type);
       t.is(m.text.slice(e.start, e.end), e.text);
       t.is(e.text, m.tokens.slice(s.start, s.end + 1).join(' '));
     });
