@@ -263,3 +263,32 @@ test('a failing batch rejects each of its callers and the batcher goes on', asyn
   await b.close();
   await t.throwsAsync(b.push('d'), { code: 'ERR_CLOSED' });
 });
+
+// ---- the HTTP example ----
+
+test.serial('the HTTP example answers /classify for one text and many, and refuses bad requests', async (t) => {
+  const { startService } = await import('../examples/http-service/server.js');
+  const service = await startService({ model: dir, port: 0, maxLength: 32 });
+  const call = async (method: string, route: string, body?: string) => {
+    const res = await fetch(service.url + route, { method, body });
+    return { status: res.status, json: await res.json() as any };
+  };
+  try {
+    const one = await call('POST', '/classify', JSON.stringify({ text: 'where is my refund' }));
+    t.is(one.status, 200);
+    t.true(['billing', 'delivery', 'other'].includes(one.json.prediction.label));
+    const many = await Promise.all(Array.from({ length: 20 }, () => call('POST', '/classify', JSON.stringify({ texts: ['cancel it', 'late again'] }))));
+    t.true(many.every((r) => r.status === 200 && r.json.predictions.length === 2));
+    t.is((await call('POST', '/classify', '{not json')).status, 400);
+    t.is((await call('POST', '/classify', JSON.stringify({ txt: 'x' }))).status, 400);
+    t.is((await call('GET', '/classify')).status, 405);
+    t.is((await call('GET', '/nowhere')).status, 404);
+    const health = await call('GET', '/health');
+    t.like(health.json, { status: 'ok', task: 'sequence-classification', labels: ['billing', 'delivery', 'other'] });
+    const stats = await call('GET', '/stats');
+    t.is(stats.json.items, 41);
+    t.true(stats.json.forwardPasses < 41);
+  } finally {
+    await service.close();
+  }
+});
