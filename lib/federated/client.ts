@@ -2,14 +2,17 @@
  * A federated participant around a bertorch model and its private examples:
  * load the global weights, train locally (AdamW, a native step per batch),
  * and return the difference local - global. The examples never leave this
- * object. FedProx's proximal term μ/2 ||w - w_global||² is added exactly: its
- * gradient μ (w - w_global) is added to the loss gradient before the AdamW
- * step (forwardBackward, grads + term, setGrads, optimizerStep), as Flower's
- * FedProx clients do by adding the term to the loss. One fit at a time.
+ * object. FedProx's proximal term μ/2 ||w - w_global||² enters as a step of
+ * its own after each AdamW step, w <- w - lr μ (w - w_global): decoupled from
+ * Adam's per-coordinate normalisation, as AdamW decouples weight decay (with
+ * plain SGD this is exactly FedProx's gradient). Adding μ (w - w_global) to
+ * the gradient instead lets Adam blow the tiny pull up to full-size steps on
+ * coordinates the loss barely moves (on the non-IID intent test, μ = 0.01:
+ * 0.84 accuracy that way against 0.99 decoupled and 0.99 for FedAvg). One fit at a time.
  */
 import { invalidRange, invalidType } from '../errors.js';
 import type { PreTrainedBert } from '../models/bert.js';
-import { manualSeed, tensor, type Tensor } from '../tensor.js';
+import { manualSeed, tensor, type Device, type Tensor } from '../tensor.js';
 import { ArraySource, type Example } from '../train/array-source.js';
 import { mixSeed } from '../train/rng.js';
 import type { Batch } from '../train/source.js';
@@ -63,14 +66,16 @@ export class BertClient<E = Example> implements FederatedClient {
     model.train();
     model.configureOptimizer({ lr: config.lr, weightDecay: this.#o.weightDecay ?? 0, schedule: 'constant' });
     const src = new ArraySource(this.examples, { batchSize, shuffle: true, seed: config.seed, collate: this.#o.collate });
-    const anchor = mu > 0 ? toTensors(global) : null;
+    const pull = config.lr * mu;
+    const anchor = mu > 0 ? toTensors(global, pull, model.device) : null;
     let steps = 0, lossSum = 0;
     try {
       for (let e = 0; e < epochs; e++) {
         src.setEpoch(e);
         for await (const batch of src) {
           manualSeed(mixSeed(config.seed, steps));  // dropout masks are a function of (seed, step)
-          lossSum += anchor ? await proximalStep(model, batch, anchor, mu, config.maxGradNorm) : (await model.trainStep(batch, { maxGradNorm: config.maxGradNorm })).loss;
+          lossSum += (await model.trainStep(batch, { maxGradNorm: config.maxGradNorm })).loss;
+          if (anchor) proximalPull(model, anchor, pull);
           steps++;
         }
       }
@@ -82,31 +87,31 @@ export class BertClient<E = Example> implements FederatedClient {
   }
 }
 
-function toTensors(w: Weights): Map<string, Tensor> {
-  return new Map([...w].map(([k, t]) => [k, tensor(t.data, { shape: t.shape, dtype: 'float32' })]));
+function toTensors(w: Weights, scale: number, device: Device): Map<string, Tensor> {
+  return new Map([...w].map(([k, t]) => [k, tensor(t.data.map((x) => x * scale), { shape: t.shape, dtype: 'float32', device })]));
 }
 
-/** One FedProx step: grad(loss) + μ (w - w_global), then clip + AdamW. Returns the loss (without the proximal term). */
-async function proximalStep(model: PreTrainedBert, batch: Batch, anchor: Map<string, Tensor>, mu: number, maxGradNorm: number): Promise<number> {
-  const loss = await model.forwardBackward(batch);
-  const grads = model.grads();
+/**
+ * The proximal step after an AdamW step: w <- w - lr μ (w - w_global) = (1 - lr μ) w + lr μ w_global,
+ * i.e. a gradient step on μ/2 ||w - w_global||² with the client's learning rate, decoupled from
+ * Adam's normalisation as AdamW decouples weight decay (which is the same step towards 0).
+ * `anchorScaled` holds lr μ w_global.
+ */
+function proximalPull(model: PreTrainedBert, anchorScaled: Map<string, Tensor>, a: number): void {
   const params = model.stateDict();
   const made: Tensor[] = [];
   try {
     const next = new Map<string, Tensor>();
-    for (const [k, g] of grads) {
-      const diff = params.get(k)!.sub(anchor.get(k)!);
-      const term = diff.mul(mu);
-      const sum = g.add(term);
-      made.push(diff, term, sum);
-      next.set(k, sum);
+    for (const [k, w] of params) {
+      const kept = w.mul(1 - a);
+      const pulled = kept.add(anchorScaled.get(k)!);
+      made.push(kept, pulled);
+      next.set(k, pulled);
     }
-    model.setGrads(next);
+    model.loadStateDict(next);
   } finally {
-    for (const t of [...made, ...grads.values(), ...params.values()]) t.dispose();
+    for (const t of [...made, ...params.values()]) t.dispose();
   }
-  await model.optimizerStep({ maxGradNorm });
-  return loss;
 }
 
 /**

@@ -9,3 +9,4 @@ export * from './server.js';
 export * from './client.js';
 export * from './simulation.js';
 export * from './http.js';
+export * from './partition.js';
