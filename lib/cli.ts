@@ -25,7 +25,7 @@ import {
 } from './models/index.js';
 import type { Device } from './tensor.js';
 import { Tokenizer, trainWordPiece } from './tokenizer.js';
-import { argmaxRows, Trainer, type BatchSource, type FitResult, type EvalPrediction, type PredictionBatch, type TrainerOptions } from './train/index.js';
+import { argmaxRows, listCheckpoints, Trainer, type BatchSource, type FitResult, type EvalPrediction, type PredictionBatch, type TrainerOptions } from './train/index.js';
 import { createPredictor } from './serve/index.js';
 import { labelNames } from './serve/postprocess.js';
 
@@ -320,7 +320,7 @@ export async function main(argv: string[], io: Io = process): Promise<number> {
       err(`bertorch ${command}: ${e.message}\nRun 'bertorch ${command} --help' for the options.`);
       return 2;
     }
-    const code = (e as { code?: string }).code;
+    const code = (e as { code?: string } | null)?.code;
     err(`bertorch ${command}: ${(e as Error)?.message ?? e}${code && !String((e as Error).message).includes(code) ? ` [${code}]` : ''}`);
     if (process.env.BERTORCH_DEBUG) err(String((e as Error)?.stack));
     return 1;
@@ -342,6 +342,16 @@ function trainerOptions(v: Values, out: string, tokenizer: Tokenizer, hasEval: b
   };
 }
 
+/** A Trainer; an option it refuses came from the flags, so that is a usage error. */
+function makeTrainer(model: PreTrainedBert, options: TrainerOptions): Trainer {
+  try {
+    return new Trainer(model, options);
+  } catch (e) {
+    if ((e as { code?: string }).code === 'ERR_INVALID_ARG') throw new UsageError((e as Error).message);
+    throw e;
+  }
+}
+
 /** Runs fit() with Ctrl-C as an abort (the Trainer stops after the step and checkpoints); resolves to the stop reason. */
 async function fit(trainer: Trainer, train: BatchSource, evalData: BatchSource | undefined, resume: boolean): Promise<FitResult> {
   const ac = new AbortController();
@@ -354,9 +364,19 @@ async function fit(trainer: Trainer, train: BatchSource, evalData: BatchSource |
   }
 }
 
-async function saveFinal(model: PreTrainedBert, tokenizer: Tokenizer, out: string): Promise<void> {
-  await model.savePretrained(out);
-  await tokenizer.save(out);
+/** Saves the model and tokenizer into --out and prints the summary; an interrupted run keeps only its checkpoint (exit 130). */
+async function finish(io: Io, v: Values, command: string, model: PreTrainedBert, tokenizer: Tokenizer, r: FitResult): Promise<number> {
+  if (r.stopReason !== 'aborted') {
+    await model.savePretrained(v.out);
+    await tokenizer.save(v.out);
+  }
+  io.stdout.write(summary(command, v.out, r));
+  if (r.stopReason === 'aborted') {
+    say(io, v, `interrupted: checkpoint ${r.lastCheckpoint}; continue with the same command and --resume`);
+    return 130;
+  }
+  say(io, v, `saved the model and tokenizer to ${v.out}`);
+  return 0;
 }
 
 /** A missing input folder or file fails with its flag's name, before any loading. */
@@ -385,13 +405,19 @@ async function pretrain(v: Values, io: Io): Promise<number> {
   const corpus = await prepareCorpus({ inputs: v.corpus, outDir: corpusDir, field: v.field, column: v.column, split: { validation: v.validation, test: 0 }, seed: String(v.seed) });
   say(io, v, `corpus: ${corpus.splits.train.examples} training and ${corpus.splits.validation.examples} validation texts (${corpus.dropped.duplicates} duplicates dropped)`);
   if (corpus.splits.train.examples === 0) throw new Error(`no text to pretrain on in ${v.corpus.join(', ')}`);
-  const tokenizerFrom = v.tokenizer ?? v.model;
+  // Resuming continues with the tokenizer the checkpoint was trained with.
+  const newest = v.resume ? (await listCheckpoints(path.join(out, 'checkpoints'))).at(-1)?.dir : undefined;
+  const tokenizerFrom = v.tokenizer ?? v.model ?? newest;
   const tokenizer = tokenizerFrom
     ? await Tokenizer.fromPretrained(tokenizerFrom)
     : await trainWordPiece({ files: [corpus.splits.train.path], vocabSize: v.vocabSize, minFrequency: v.minFrequency });
   say(io, v, `tokenizer: ${tokenizer.vocabSize} WordPiece tokens${tokenizerFrom ? ` from ${tokenizerFrom}` : ''}`);
   const shards = async (split: 'train' | 'validation') => {
     const dir = path.join(out, 'shards', split);
+    if (v.resume) {
+      const old = await ShardReader.open(dir, { tokenizer }).catch(() => undefined);
+      if (old) return old;
+    }
     await writeShards({ files: [corpus.splits[split].path], tokenizer, outDir: dir, progress: false });
     return ShardReader.open(dir, { tokenizer });
   };
@@ -416,12 +442,9 @@ async function pretrain(v: Values, io: Io): Promise<number> {
       if (model.config.vocab_size < tokenizer.vocabSize) throw new UsageError(`the model's vocabulary (${model.config.vocab_size}) is smaller than the tokenizer's (${tokenizer.vocabSize})`);
       toDevice(model, v.device);
       say(io, v, `MLM pretraining: ${(model.numParameters / 1e6).toFixed(2)}M parameters, ${trainSet.length} blocks of ${blockSize} tokens, batch ${v.batchSize}`);
-      const trainer = new Trainer(model, trainerOptions(v, out, tokenizer, val !== undefined));
+      const trainer = makeTrainer(model, trainerOptions(v, out, tokenizer, val !== undefined));
       const r = await fit(trainer, train, val, v.resume);
-      await saveFinal(model, tokenizer, out);
-      io.stdout.write(summary('pretrain', out, r));
-      say(io, v, `saved the pretrained model and tokenizer to ${out}`);
-      return r.stopReason === 'aborted' ? 130 : 0;
+      return finish(io, v, 'pretrain', model, tokenizer, r);
     } finally {
       model.dispose();
     }
@@ -494,13 +517,14 @@ async function finetune(v: Values, io: Io): Promise<number> {
       loadBestModelAtEnd: v.loadBestModelAtEnd, earlyStoppingPatience: v.earlyStoppingPatience,
     };
     if (ner && evalSet) options.computeMetrics = (p) => nerMetrics(p, evalSet as TokenClassificationDataset, labels);
-    if (v.loadBestModelAtEnd && !v.saveSteps) Object.assign(options, { saveStrategy: evalLoader && !v.evalSteps ? 'epoch' : 'steps', saveSteps: v.evalSteps });
-    const trainer = new Trainer(model, options);
+    if (v.loadBestModelAtEnd) {
+      // The best weights are read back from a checkpoint, so save at every evaluation.
+      if (!evalLoader) throw new UsageError('--load-best-model-at-end needs --eval');
+      Object.assign(options, v.evalSteps ? { saveStrategy: 'steps', saveSteps: v.saveSteps ?? v.evalSteps } : { saveStrategy: 'epoch', saveSteps: undefined });
+    }
+    const trainer = makeTrainer(model, options);
     const r = await fit(trainer, trainLoader, evalLoader, v.resume);
-    await saveFinal(model, tokenizer, out);
-    io.stdout.write(summary('finetune', out, r));
-    say(io, v, `saved the fine-tuned model and tokenizer to ${out}`);
-    return r.stopReason === 'aborted' ? 130 : 0;
+    return finish(io, v, 'finetune', model, tokenizer, r);
   } finally {
     model.dispose();
   }

@@ -8,7 +8,7 @@
  * micro-batching predictor with batch size 1 at each concurrency.
  *
  *   npx tsx scripts/bench/serve.ts [--model <HF folder>] [--preset tiny|mini|small] [--requests 2000]
- *     [--seconds 20] [--concurrency 1,16,64] [--max-batch-size 32] [--max-wait-ms 5] [--max-in-flight 2] [--max-length 64]
+ *     [--seconds 20] [--concurrency 1,16,64] [--max-batch-size 32] [--max-wait-ms 5] [--max-in-flight 2 (a list: one batched trial each)] [--max-length 64]
  *     [--device cpu|cuda] [--only batched|unbatched]
  *
  * Without --model, a randomly initialised BertForSequenceClassification of
@@ -46,10 +46,15 @@ const concurrencies = (flags.get('concurrency') ?? '1,16,64').split(',').map((s)
   return n;
 });
 const device = flags.get('device') ?? 'cpu';
+const inFlight = (flags.get('max-in-flight') ?? '2').split(',').map((x) => {
+  const k = Number(x);
+  if (!Number.isInteger(k) || k < 1 || k > 16) throw new RangeError(`bench: --max-in-flight expects integers in [1, 16], got ${x}`);
+  return k;
+});
 const TRIALS: Trial[] = [
-  { name: 'batched', maxBatchSize: intFlag(flags, 'max-batch-size', 32), maxWaitMs: Number(flags.get('max-wait-ms') ?? 5), maxInFlight: intFlag(flags, 'max-in-flight', 2) },
-  { name: 'unbatched', maxBatchSize: 1, maxWaitMs: 0, maxInFlight: intFlag(flags, 'max-in-flight', 2) },
-].filter((t) => !flags.has('only') || flags.get('only') === t.name) as Trial[];
+  ...inFlight.map((k): Trial => ({ name: 'batched', maxBatchSize: intFlag(flags, 'max-batch-size', 32), maxWaitMs: Number(flags.get('max-wait-ms') ?? 5), maxInFlight: k })),
+  { name: 'unbatched', maxBatchSize: 1, maxWaitMs: 0, maxInFlight: 2 } as Trial,
+].filter((t) => !flags.has('only') || flags.get('only') === t.name);
 
 /** A random model of the preset and a tokenizer trained on synthetic messages, in a temporary folder. */
 async function makeModel(texts: string[]): Promise<string> {
@@ -159,7 +164,7 @@ async function main(): Promise<void> {
   try {
     for (const concurrency of concurrencies) {
       for (const trial of TRIALS) {
-        log(`${trial.name} (max batch ${trial.maxBatchSize}, wait ${trial.maxWaitMs} ms), ${concurrency} concurrent clients`);
+        log(`${trial.name} (max batch ${trial.maxBatchSize}, wait ${trial.maxWaitMs} ms, ${trial.maxInFlight} in flight), ${concurrency} concurrent clients`);
         await runTrial(model, trial, concurrency, texts);
       }
     }
