@@ -32,8 +32,9 @@ inline std::string Describe(const Napi::Value& v) {
 }
 
 inline const at::Tensor& Tensor(const Napi::CallbackInfo& info, size_t i, const char* name) {
-  if (!TensorWrap::IsTensor(info[i])) Bad("a Tensor", name, info[i]);
-  return TensorWrap::From(info[i], name);
+  TensorWrap* w = TensorWrap::TryUnwrap(info[i]);
+  if (!w) Bad("a Tensor", name, info[i]);
+  return w->Get();
 }
 
 inline std::optional<at::Tensor> OptTensor(const Napi::CallbackInfo& info, size_t i, const char* name) {
@@ -104,8 +105,9 @@ inline at::Tensor TensorOrScalar(const Napi::CallbackInfo& info, size_t i, const
     t.unsafeGetTensorImpl()->set_wrapped_number(true);
     return t;
   }
-  if (!TensorWrap::IsTensor(info[i])) Bad("a Tensor or a number", name, info[i]);
-  return Tensor(info, i, name);
+  TensorWrap* w = TensorWrap::TryUnwrap(info[i]);
+  if (!w) Bad("a Tensor or a number", name, info[i]);
+  return w->Get();
 }
 
 }  // namespace bt::args

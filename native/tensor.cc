@@ -12,6 +12,11 @@ namespace bt {
 
 // Process-wide, not per-env: finalizers may run after instance data is gone.
 std::atomic<int64_t> g_live_tensors{0};
+constexpr size_t kReportBytes = 16384;
+// Type tags identify our wrappers in one call, cheaper than instanceof's
+// prototype walk on every op argument.
+static const napi_type_tag kTensorTag = {0x6274746f72636831ULL, 0x54656e736f723031ULL};
+
 int64_t LiveTensors() { return g_live_tensors.load(); }
 
 Napi::Function TensorWrap::Init(Napi::Env env) {
@@ -43,18 +48,26 @@ TensorWrap::~TensorWrap() { Release(); }
 
 Napi::Object TensorWrap::Wrap(Napi::Env env, at::Tensor t) {
   Napi::Object obj = Instance(env)->tensor_ctor.New({});
+  napi_type_tag_object(env, obj, &kTensorTag);
   Unwrap(obj)->Set(env, std::move(t));
   return obj;
 }
 
 bool TensorWrap::IsTensor(const Napi::Value& v) {
   if (!v.IsObject()) return false;
-  return v.As<Napi::Object>().InstanceOf(Instance(v.Env())->tensor_ctor.Value());
+  bool tagged = false;
+  napi_check_object_type_tag(v.Env(), v, &kTensorTag, &tagged);
+  return tagged;
+}
+
+TensorWrap* TensorWrap::TryUnwrap(const Napi::Value& v) {
+  return IsTensor(v) ? Unwrap(v.As<Napi::Object>()) : nullptr;
 }
 
 const at::Tensor& TensorWrap::From(const Napi::Value& v, const char* what) {
-  if (!IsTensor(v)) ThrowType(std::string("Expected a Tensor for ") + what);
-  return Unwrap(v.As<Napi::Object>())->Get();
+  TensorWrap* w = TryUnwrap(v);
+  if (!w) ThrowType(std::string("Expected a Tensor for ") + what);
+  return w->Get();
 }
 
 const at::Tensor& TensorWrap::Get() const {
@@ -67,7 +80,8 @@ void TensorWrap::Set(Napi::Env env, at::Tensor t) {
   tensor_ = std::move(t);
   if (!tensor_.defined()) return;
   g_live_tensors++;
-  if (tensor_.device().is_cpu() && tensor_.has_storage()) {
+  // Only buffers worth a GC are reported: the call costs more than a tiny op.
+  if (tensor_.device().is_cpu() && tensor_.has_storage() && tensor_.storage().nbytes() >= kReportBytes) {
     external_bytes_ = static_cast<int64_t>(tensor_.storage().nbytes());
     Napi::MemoryManagement::AdjustExternalMemory(env, external_bytes_);
   }

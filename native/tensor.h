@@ -21,6 +21,7 @@ class TensorWrap : public Napi::ObjectWrap<TensorWrap> {
   // when v is not a Tensor, ERR_DISPOSED when it was disposed.
   static const at::Tensor& From(const Napi::Value& v, const char* what);
   static bool IsTensor(const Napi::Value& v);
+  static TensorWrap* TryUnwrap(const Napi::Value& v);  // nullptr when not a Tensor
 
   explicit TensorWrap(const Napi::CallbackInfo& info);
   ~TensorWrap() override;
