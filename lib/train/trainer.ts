@@ -263,6 +263,7 @@ class FitRun {
     const warmupSteps = o.warmupSteps || Math.ceil(o.warmupRatio * this.maxSteps);
     model.configureOptimizer({ lr: o.lr, betas: o.betas, eps: o.eps, weightDecay: o.weightDecay, schedule: o.schedule, warmupSteps, totalSteps: this.maxSteps });
     await this.restore();
+    this.t.state = this.state;
     await this.openRunLog();
     this.progress = new Progress(o.progress, o.logStream, this.maxSteps, o.runName ?? 'train');
     this.progress.start(this.state.global_step);
