@@ -8,4 +8,4 @@ export * from './predictions.js';
 export * from './report.js';
 export { saveCheckpoint, loadCheckpointInto, loadWeightsInto, readTrainerState, listCheckpoints, rotateCheckpoints } from './checkpoint.js';
 export { lossTerms, labelsToArray } from './batch-utils.js';
-export { MlmSource, maskTokens, type MlmSourceOptions } from './mlm-batches.js';
+export { MlmSource, type MlmSourceOptions } from './mlm-batches.js';
