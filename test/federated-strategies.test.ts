@@ -162,7 +162,7 @@ test('malformed bytes are refused as UpdateRejectedError, never a crash', (t) =>
   ];
   for (const [bytes, reason] of cases) {
     const e = t.throws(() => decodeWeights(bytes), { instanceOf: UpdateRejectedError });
-    t.is(e?.reason, reason, e?.message);
+    t.is(e?.reason as string, reason, e?.message);
   }
   t.throws(() => decodeWeights(ok, { maxBytes: 10 }), { instanceOf: UpdateRejectedError, message: /exceeds/ });
 });

@@ -30,6 +30,12 @@ export interface HttpServerOptions extends ServerOptions {
   port?: number;
   /** A round closes this long after it starts, with the updates accepted by then. @default 60000 */
   roundTimeoutMs?: number;
+  /**
+   * Clients that must have joined before the first round starts (later rounds
+   * need only max(minClients, minFitClients), so lost clients do not stall training).
+   * @default max(minClients, minFitClients)
+   */
+  minClientsToStart?: number;
   /** How long run() waits for enough clients before a round, then fails. @default 120000 */
   waitForClientsMs?: number;
   /** A client not heard from for this long is no longer sampled. @default 30000 */
@@ -73,6 +79,8 @@ export class FederatedHttpServer {
     this.core = new FederatedServer(initial, o);
     this.#o = o;
     this.#log = o.log ?? ((l) => process.stderr.write(`[federated] ${l}\n`));
+    if (o.minClientsToStart !== undefined && !(Number.isInteger(o.minClientsToStart) && o.minClientsToStart >= 1))
+      invalidRange('a positive integer', 'minClientsToStart', o.minClientsToStart);
     for (const k of ['roundTimeoutMs', 'waitForClientsMs', 'clientTimeoutMs', 'pollMs'] as const) {
       const v = o[k];
       if (v !== undefined && !(Number.isFinite(v) && v > 0)) invalidRange('a positive number of milliseconds', k, v);
@@ -104,8 +112,9 @@ export class FederatedHttpServer {
   }
 
   /**
-   * Runs `rounds` rounds and resolves to the history. Each round waits for at
-   * least max(minClients, minFitClients) available clients (up to waitForClientsMs).
+   * Runs `rounds` rounds and resolves to the history. Each round waits for
+   * max(minClients, minFitClients) available clients (the first round for
+   * minClientsToStart), up to waitForClientsMs.
    * @throws {Error} when too few clients are available in time.
    */
   async run({ rounds }: { rounds: number }): Promise<RoundRecord[]> {
@@ -113,8 +122,9 @@ export class FederatedHttpServer {
     const need = Math.max(this.core.options.minClients, this.core.options.minFitClients);
     try {
       for (let r = 0; r < rounds; r++) {
-        await this.#waitFor(() => this.available().length >= need, this.#o.waitForClientsMs ?? 120_000,
-          () => `only ${this.available().length} of the ${need} clients needed are available`);
+        const want = r === 0 ? Math.max(need, this.#o.minClientsToStart ?? 0) : need;
+        await this.#waitFor(() => this.available().length >= want, this.#o.waitForClientsMs ?? 120_000,
+          () => `only ${this.available().length} of the ${want} clients needed are available`);
         const plan = this.core.beginRound(this.available());
         this.#modelBytes = { round: plan.round, bytes: encodeWeights(this.core.global, { round: String(plan.round) }) };
         for (const id of plan.clients) this.#offerTask(id);

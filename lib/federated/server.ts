@@ -259,7 +259,8 @@ export class FederatedServer {
     if (!open) throw new Error('no round is open');
     open.closing = true;
     const { round, clients } = open.plan;
-    const results = [...open.results.values()];
+    // Sorted by client id: the aggregate does not depend on the order updates arrived in.
+    const results = [...open.results.values()].sort((a, b) => (a.clientId < b.clientId ? -1 : a.clientId > b.clientId ? 1 : 0));
     const answered = new Set([...open.results.keys(), ...open.rejected.map((r) => r.clientId), ...open.failed.map((f) => f.clientId)]);
     const dropped = clients.filter((c) => !answered.has(c));
     const before = this.#global;
