@@ -444,7 +444,7 @@ async function pretrain(v: Values, io: Io): Promise<number> {
       say(io, v, `MLM pretraining: ${(model.numParameters / 1e6).toFixed(2)}M parameters, ${trainSet.length} blocks of ${blockSize} tokens, batch ${v.batchSize}`);
       const trainer = makeTrainer(model, trainerOptions(v, out, tokenizer, val !== undefined));
       const r = await fit(trainer, train, val, v.resume);
-      return finish(io, v, 'pretrain', model, tokenizer, r);
+      return await finish(io, v, 'pretrain', model, tokenizer, r);
     } finally {
       model.dispose();
     }
@@ -524,7 +524,7 @@ async function finetune(v: Values, io: Io): Promise<number> {
     }
     const trainer = makeTrainer(model, options);
     const r = await fit(trainer, trainLoader, evalLoader, v.resume);
-    return finish(io, v, 'finetune', model, tokenizer, r);
+    return await finish(io, v, 'finetune', model, tokenizer, r);
   } finally {
     model.dispose();
   }
