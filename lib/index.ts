@@ -3,4 +3,12 @@ export * from './errors.js';
 export * from './tensor.js';
 export * from './info.js';
 export * from './models/index.js';
+export * from './tokenizer.js';
+export * from './data/index.js';
+export * from './metrics/index.js';
+export * from './train/index.js';
+export * from './serve/index.js';
 export * from './distributed/index.js';
+// lib/data declares the same Batch and ProblemType shapes without importing the
+// addon (DESIGN: data never imports native code); the models' are canonical.
+export type { Batch, ProblemType } from './models/index.js';
