@@ -81,17 +81,19 @@ export function weightedMean(results: readonly ClientResult[], weights = results
   if (!(total > 0)) throw new RangeError(`Expected a positive total weight for results but received ${total}`);
   const out: Weights = new Map();
   for (const [k, t0] of results[0].delta) {
-    const acc = new Float64Array(t0.data.length);
-    results.forEach((r, j) => {
-      const d = r.delta.get(k)!.data;
-      const w = weights[j];
-      for (let i = 0; i < acc.length; i++) acc[i] += w * d[i];
-    });
-    const m = new Float32Array(acc.length);
-    for (let i = 0; i < m.length; i++) m[i] = acc[i] / total;
+    const n = t0.data.length;
+    const acc = new Float64Array(n);
+    for (let j = 0; j < results.length; j++) accumulate(acc, results[j].delta.get(k)!.data, weights[j]);
+    const m = new Float32Array(n);
+    for (let i = 0; i < n; i++) m[i] = acc[i] / total;
     out.set(k, { shape: [...t0.shape], data: m });
   }
   return out;
+}
+
+// acc += w * d (a monomorphic hot loop, kept apart so V8 optimises it once).
+function accumulate(acc: Float64Array, d: Float32Array, w: number): void {
+  for (let i = 0; i < acc.length; i++) acc[i] += w * d[i];
 }
 
 /** Applies `reduce` to the n client values of every coordinate (sorted ascending). */
