@@ -28,6 +28,10 @@ export interface DpOptions {
   seed?: number;
 }
 
+/**
+ * DpOptions with defaults filled in.
+ * @throws {RangeError} (ERR_INVALID_ARG) naming the bad field.
+ */
 export function checkDpOptions(o: DpOptions): Required<Omit<DpOptions, 'seed'>> & { seed?: number } {
   if (!o || typeof o !== 'object') invalidRange('{clipNorm, noiseMultiplier}', 'dp', o);
   if (!(o.clipNorm > 0 && Number.isFinite(o.clipNorm))) invalidRange('a positive number', 'dp.clipNorm', o.clipNorm);
