@@ -7,7 +7,7 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { FederatedServer, runSimulation, type FederatedClient } from '../lib/federated/index.js';
-import { FedAdagrad, FedAvg, FedMedian, FedTrimmedAvg, FedYogi, type Strategy } from '../lib/federated/strategies.js';
+import { FedAdagrad, FedAvg, FedMedian, FedTrimmedAvg, FedYogi, type FederatedStrategy } from '../lib/federated/strategies.js';
 import { mulberry32 } from '../lib/train/rng.js';
 import type { Weights } from '../lib/federated/weights.js';
 import { maxDiff, PYTHON, pythonGate } from './helpers/python.js';
@@ -53,7 +53,7 @@ function flower(strategy: string, options: object, init: Weights, targets: Recor
   return JSON.parse(r.stdout.trim().split('\n').pop()!);
 }
 
-const CASES: [string, object, () => Strategy][] = [
+const CASES: [string, object, () => FederatedStrategy][] = [
   ['FedAvg', { inplace: true }, () => new FedAvg()],
   ['FedAvg', { inplace: false }, () => new FedAvg()],
   ['FedMedian', {}, () => new FedMedian()],

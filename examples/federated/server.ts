@@ -23,7 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { BertForSequenceClassification } from '../../lib/index.js';
 import {
-  evaluateClassifier, FedAdam, FedAvg, FederatedHttpServer, FedMedian, FedProx, FedTrimmedAvg, FedYogi, fromModel, toModel, type Strategy,
+  evaluateClassifier, FedAdam, FedAvg, FederatedHttpServer, FedMedian, FedProx, FedTrimmedAvg, FedYogi, fromModel, toModel, type FederatedStrategy,
 } from '../../lib/federated/index.js';
 import { intentData, publicTokenizer, tinyConfig } from './task.js';
 
@@ -37,7 +37,7 @@ const { values: a } = parseArgs({
   },
 });
 const n = Number(a.clients), rounds = Number(a.rounds);
-const strategies: Record<string, () => Strategy> = {
+const strategies: Record<string, () => FederatedStrategy> = {
   fedavg: () => new FedAvg(), fedprox: () => new FedProx({ proximalMu: Number(a.mu) }),
   fedadam: () => new FedAdam({ eta: 1e-2 }), fedyogi: () => new FedYogi({ eta: 1e-2 }),
   median: () => new FedMedian(), trimmed: () => new FedTrimmedAvg({ beta: 0.2 }),

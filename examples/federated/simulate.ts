@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import { BertForSequenceClassification } from '../../lib/index.js';
 import {
   BertClient, evaluateClassifier, FedAdam, FedAvg, FederatedServer, FedMedian, FedProx, FedTrimmedAvg, FedYogi, fromModel, runSimulation, toModel,
-  type Strategy,
+  type FederatedStrategy,
 } from '../../lib/federated/index.js';
 import { clientShard, intentData, labelHistogram, publicTokenizer, tinyConfig } from './task.js';
 
@@ -21,7 +21,7 @@ const { values: a } = parseArgs({
   },
 });
 const rounds = Number(a.rounds), localEpochs = Number(a['local-epochs']), lr = Number(a.lr);
-const strategies: Record<string, () => Strategy> = {
+const strategies: Record<string, () => FederatedStrategy> = {
   fedavg: () => new FedAvg(), fedprox: () => new FedProx({ proximalMu: 0.01 }), fedadam: () => new FedAdam({ eta: 1e-2 }),
   fedyogi: () => new FedYogi({ eta: 1e-2 }), median: () => new FedMedian(), trimmed: () => new FedTrimmedAvg({ beta: 0.2 }),
 };

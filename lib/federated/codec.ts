@@ -29,7 +29,7 @@ export function encodeWeights(weights: Weights, metadata: WireMetadata = {}): Ui
   return out;
 }
 
-export interface DecodeOptions {
+export interface WireDecodeOptions {
   /** Largest JSON header accepted. @default 16 MiB */
   maxHeaderBytes?: number;
   /** Largest message accepted. @default 2 GiB */
@@ -40,7 +40,7 @@ export interface DecodeOptions {
  * Parses safetensors bytes into weights and metadata.
  * @throws {UpdateRejectedError} reason 'size', 'decode' or 'dtype' for anything malformed.
  */
-export function decodeWeights(bytes: Uint8Array, o: DecodeOptions = {}): { weights: Weights; metadata: WireMetadata } {
+export function decodeWeights(bytes: Uint8Array, o: WireDecodeOptions = {}): { weights: Weights; metadata: WireMetadata } {
   const maxHeader = o.maxHeaderBytes ?? 16 << 20;
   const maxBytes = o.maxBytes ?? 2 ** 31;
   const bad = (m: string) => new UpdateRejectedError('decode', m);
@@ -122,7 +122,7 @@ export function encodeUpdate(u: ClientUpdate, about: { round: number; clientId: 
  * Parses an update.
  * @throws {UpdateRejectedError} for malformed bytes or metadata.
  */
-export function decodeUpdate(bytes: Uint8Array, o: DecodeOptions = {}): { update: ClientUpdate; round: number; clientId: string } {
+export function decodeUpdate(bytes: Uint8Array, o: WireDecodeOptions = {}): { update: ClientUpdate; round: number; clientId: string } {
   const { weights, metadata } = decodeWeights(bytes, o);
   const round = Number(metadata.round), numExamples = Number(metadata.numExamples);
   if (!Number.isSafeInteger(round)) throw new UpdateRejectedError('decode', `metadata round ${JSON.stringify(metadata.round)} is not an integer`);

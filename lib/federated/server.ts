@@ -10,9 +10,9 @@
 import { invalidRange, invalidType } from '../errors.js';
 import { mixSeed, mulberry32, permutation } from '../train/rng.js';
 import { RdpAccountant } from './accountant.js';
-import { decodeUpdate, type ClientUpdate, type DecodeOptions } from './codec.js';
+import { decodeUpdate, type ClientUpdate, type WireDecodeOptions } from './codec.js';
 import { checkDpOptions, gaussianSource, noisyClippedMean, uniformSource, type DpOptions } from './dp.js';
-import { FedAvg, FIT_DEFAULTS, type ClientResult, type FitConfig, type Strategy } from './strategies.js';
+import { FedAvg, FIT_DEFAULTS, type ClientResult, type FitConfig, type FederatedStrategy } from './strategies.js';
 import { validateUpdate, type RejectReason, type ValidationOptions } from './validate.js';
 import { checkWeights, cloneWeights, l2Norm, subtract, type Weights } from './weights.js';
 
@@ -28,7 +28,7 @@ export type FitConfigOption = Partial<Omit<FitConfig, 'round' | 'seed'>> | ((rou
 
 export interface ServerOptions {
   /** @default new FedAvg() */
-  strategy?: Strategy;
+  strategy?: FederatedStrategy;
   /** Fraction of the available clients sampled each round (the Poisson rate q under DP). @default 1 */
   fractionFit?: number;
   /** Sample at least this many (capped at the available count; ignored under DP's Poisson sampling). @default 2 */
@@ -48,7 +48,7 @@ export interface ServerOptions {
   /** Where log lines go. @default a line on stderr */
   log?: (line: string) => void;
   /** Limits for decoding serialised updates. */
-  decode?: DecodeOptions;
+  decode?: WireDecodeOptions;
 }
 
 /** A round as planned: who trains, with what. */
@@ -103,7 +103,7 @@ const defaultLog = (line: string) => { process.stderr.write(`[federated] ${line}
  * const history = await runSimulation(server, clients, { rounds: 10 });
  */
 export class FederatedServer {
-  readonly strategy: Strategy;
+  readonly strategy: FederatedStrategy;
   readonly history: RoundRecord[] = [];
   readonly accountant?: RdpAccountant;
   readonly options: Readonly<Required<Pick<ServerOptions, 'fractionFit' | 'minFitClients' | 'minClients' | 'seed'>>>;

@@ -43,7 +43,7 @@ export interface FitConfig {
 export const FIT_DEFAULTS: Omit<FitConfig, 'round' | 'seed'> = { localEpochs: 1, batchSize: 16, lr: 1e-3, proximalMu: 0, maxGradNorm: 1 };
 
 /** A federated aggregation rule. Subclass or use one of the classes below. */
-export abstract class Strategy {
+export abstract class FederatedStrategy {
   abstract readonly name: string;
   /**
    * Whether combine() is a weighted mean (so DP's clipped, noised mean can take
@@ -121,7 +121,7 @@ function coordinatewise(results: readonly ClientResult[], reduce: (sorted: Float
 }
 
 /** Federated averaging: global + the example-weighted mean of the deltas (Flower's FedAvg). */
-export class FedAvg extends Strategy {
+export class FedAvg extends FederatedStrategy {
   readonly name: string = 'FedAvg';
   combine(results: readonly ClientResult[]): Weights { return weightedMean(results); }
 }
@@ -147,7 +147,7 @@ export class FedProx extends FedAvg {
  * Flower's FedMedian). With an even count, the mean of the two middle values
  * (numpy.median). Robust to a minority of arbitrary updates.
  */
-export class FedMedian extends Strategy {
+export class FedMedian extends FederatedStrategy {
   readonly name = 'FedMedian';
   override readonly meanBased = false;
   combine(results: readonly ClientResult[]): Weights {
@@ -163,7 +163,7 @@ export class FedMedian extends Strategy {
  * scipy.stats.trim_mean): drop floor(beta * n) values at each end, average the rest.
  * @default beta 0.2
  */
-export class FedTrimmedAvg extends Strategy {
+export class FedTrimmedAvg extends FederatedStrategy {
   readonly name = 'FedTrimmedAvg';
   override readonly meanBased = false;
   readonly beta: number;
@@ -208,7 +208,7 @@ export interface FedOptOptions {
  *   x_{t+1} = x_t + η m_t / (sqrt(v_t) + τ)
  * No bias correction, as in the paper's Algorithm 2.
  */
-export abstract class FedOpt extends Strategy {
+export abstract class FedOpt extends FederatedStrategy {
   readonly eta: number; readonly beta1: number; readonly beta2: number; readonly tau: number; readonly initialAccumulator: number;
   /** Server optimizer state (null before the first round). */
   m: Weights | null = null;
