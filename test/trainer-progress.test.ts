@@ -1,5 +1,8 @@
 // Progress output: a redrawn bar on a TTY, plain log lines elsewhere.
 import test from 'ava';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { Writable } from 'node:stream';
 import { BertForSequenceClassification } from '../lib/index.js';
 import { ArraySource, Trainer } from '../lib/train/index.js';
@@ -37,8 +40,10 @@ test('on a TTY the trainer draws a bar with step/total, loss, lr, it/s and ETA',
 
 test('elsewhere it writes one plain line per logged record, without control characters', async (t) => {
   const pipe = new Capture(false);
+  const dir = await mkdtemp(path.join(tmpdir(), 'bertorch-progress-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
   const m = model();
-  await new Trainer(m, { epochs: 2, lr: 1e-3, loggingSteps: 3, logStream: pipe, runName: 'plain', runsDir: '/tmp/bertorch-progress-test' })
+  await new Trainer(m, { epochs: 2, lr: 1e-3, loggingSteps: 3, logStream: pipe, runName: 'plain', runsDir: dir })
     .fit(new ArraySource(examples, { batchSize: 4 }), { evalData: new ArraySource(examples.slice(0, 8), { batchSize: 8 }) });
   const lines = pipe.text.trim().split('\n');
   t.false(pipe.text.includes('\r') || pipe.text.includes('\x1b'));
