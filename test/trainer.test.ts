@@ -265,3 +265,16 @@ test.serial('bad options are refused with the argument named', (t) => {
   t.throws(() => new Trainer({} as never), { instanceOf: TypeError, message: /for model/ });
   model.dispose();
 });
+
+test('the device and bf16 options place and cast the training; bad values are refused', async (t) => {
+  const model = makeModel({ dropout: 0 });
+  const train = new ArraySource(makeExamples(16), { batchSize: 8, seed: 1 });
+  const trainer = new Trainer(model, { ...quiet, device: 'cpu', bf16: true, epochs: 1, lr: 1e-3 });
+  const r = await trainer.fit(train);
+  t.is(r.globalStep, 2);
+  t.true(Number.isFinite(r.trainLoss));
+  t.is(model.device, 'cpu');
+  t.throws(() => new Trainer(model, { device: 'tpu' as never }), { instanceOf: RangeError, message: /for device/ });
+  t.throws(() => new Trainer(model, { bf16: 'yes' as never }), { instanceOf: TypeError, message: /for bf16/ });
+  model.dispose();
+});

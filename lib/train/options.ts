@@ -88,12 +88,17 @@ export interface TrainerOptions {
   /** A NaN/inf loss: throw NonFiniteLossError naming the step, or skip the update. @default 'error' */
   onNonFinite?: 'error' | 'skip';
   callbacks?: TrainerCallback[];
+  /** Where to train: 'auto' picks 'cuda' when libtorch sees a GPU, else 'cpu'. @default 'auto' */
+  device?: 'auto' | 'cpu' | 'cuda' | `cuda:${number}`;
+  /** bf16 autocast for forward/backward (parameters and AdamW stay float32). @default true on CUDA, false on CPU */
+  bf16?: boolean;
 }
 
 /** Options with defaults filled in. */
 export interface ResolvedOptions extends Required<Omit<TrainerOptions,
   'maxSteps' | 'evalSteps' | 'computeMetrics' | 'earlyStoppingPatience' | 'outputDir' | 'saveSteps' | 'saveTotalLimit' |
-  'tokenizer' | 'runName' | 'reportConfig' | 'logStream' | 'greaterIsBetter' | 'evalStrategy'>> {
+  'tokenizer' | 'runName' | 'reportConfig' | 'logStream' | 'greaterIsBetter' | 'evalStrategy' | 'bf16'>> {
+  bf16?: boolean;
   maxSteps?: number;
   evalSteps?: number;
   evalStrategy?: Strategy;
@@ -144,6 +149,9 @@ export function resolveOptions(o: TrainerOptions = {}): ResolvedOptions {
   oneOf(o.saveStrategy, 'saveStrategy', ['no', 'steps', 'epoch']);
   oneOf(o.progress, 'progress', ['auto', 'bar', 'lines', 'none']);
   oneOf(o.onNonFinite, 'onNonFinite', ['error', 'skip']);
+  if (o.device !== undefined && (typeof o.device !== 'string' || !/^(auto|cpu|cuda(:\d+)?)$/.test(o.device)))
+    invalidRange("'auto', 'cpu', 'cuda' or 'cuda:N'", 'device', o.device);
+  if (o.bf16 !== undefined && typeof o.bf16 !== 'boolean') invalidType('a boolean', 'bf16', o.bf16);
   if (o.evalStrategy === 'steps' && o.evalSteps === undefined) invalidRange("evalSteps with evalStrategy 'steps'", 'evalSteps', o.evalSteps);
   if (o.saveStrategy === 'steps' && o.saveSteps === undefined) invalidRange("saveSteps with saveStrategy 'steps'", 'saveSteps', o.saveSteps);
   if (o.computeMetrics !== undefined && typeof o.computeMetrics !== 'function') invalidType('a function', 'computeMetrics', o.computeMetrics);
@@ -188,5 +196,7 @@ export function resolveOptions(o: TrainerOptions = {}): ResolvedOptions {
     logStream: o.logStream ?? process.stderr,
     onNonFinite: o.onNonFinite ?? 'error',
     callbacks: o.callbacks ?? [],
+    device: o.device ?? 'auto',
+    bf16: o.bf16,
   };
 }

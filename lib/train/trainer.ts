@@ -12,6 +12,7 @@
  * process restart). Together with the data position and AdamW state saved in
  * checkpoints, that makes a resumed run repeat the uninterrupted one exactly.
  */
+import { info } from '../info.js';
 import { appendFile, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { invalidRange, invalidType, TorchValueError } from '../errors.js';
@@ -261,6 +262,10 @@ class FitRun {
     const { o, model } = this;
     this.started = performance.now();
     const warmupSteps = o.warmupSteps || Math.ceil(o.warmupRatio * this.maxSteps);
+    // Device and precision before the optimizer: AdamW's state lives with the parameters.
+    const device = o.device === 'auto' ? (info().cudaAvailable ? 'cuda' : 'cpu') : o.device;
+    if (model.device !== device && !(device === 'cuda' && model.device.startsWith('cuda'))) model.to(device);
+    model.autocast((o.bf16 ?? device !== 'cpu') ? 'bfloat16' : null);
     model.configureOptimizer({ lr: o.lr, betas: o.betas, eps: o.eps, weightDecay: o.weightDecay, schedule: o.schedule, warmupSteps, totalSteps: this.maxSteps });
     await this.restore();
     this.t.state = this.state;
