@@ -45,6 +45,7 @@ BERTORCH_NUM_THREADS="${BERTORCH_NUM_THREADS:-8}" timeout 200 node node_modules/
   test/errors.test.ts test/lifecycle.test.ts test/hf-roundtrip.test.ts 2>&1 | grep -vE '^\s*$'
 stamp "tests exit ${PIPESTATUS[0]}"
 
+[ -n "${SKIP_BENCH:-}" ] && { stamp "benchmarks skipped (SKIP_BENCH)"; exit 0; }
 stamp "benchmarks"
 timeout 200 node --import tsx scripts/bench/gpu-train.ts --batch "${BENCH_BATCH:-64}" --steps "${BENCH_STEPS:-30}"
 stamp "done"

@@ -91,3 +91,13 @@ cuda('bf16 autocast training follows the float32 loss curve within 5%', async (t
   t.true(Math.max(...rel) < 0.05);
   t.true(fp32.at(-1)! < fp32[0]);
 });
+
+cuda('the Trainer picks CUDA by default and trains with bf16 autocast', async (t) => {
+  const { Trainer, ArraySource } = await import('../lib/train/index.js');
+  const m = BertForSequenceClassification.create({ vocab_size: 100, hidden_size: 32, num_hidden_layers: 1, num_attention_heads: 4, intermediate_size: 64, max_position_embeddings: 16, id2label: { 0: 'a', 1: 'b' }, label2id: { a: 0, b: 1 } });
+  const examples = Array.from({ length: 32 }, (_, i) => ({ inputIds: Array.from({ length: 8 }, (_, j) => 5 + ((i * 3 + j) % 90)), label: i % 2 }));
+  const r = await new Trainer(m, { epochs: 2, lr: 1e-3, progress: 'none' }).fit(new ArraySource(examples, { batchSize: 8 }));
+  t.is(m.device, 'cuda');
+  t.true(Number.isFinite(r.trainLoss));
+  m.dispose();
+});
