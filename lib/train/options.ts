@@ -3,6 +3,7 @@
  * (PyTorch's XxxOptions idea), validated in TypeScript before anything runs.
  * Names follow HF TrainingArguments in camelCase where one exists.
  */
+import { ProcessGroup } from '../distributed/process-group.js';
 import { invalidRange, invalidType } from '../errors.js';
 import type { TrainerCallback } from './callbacks.js';
 import type { EvalPrediction } from './predictions.js';
@@ -92,13 +93,21 @@ export interface TrainerOptions {
   device?: 'auto' | 'cpu' | 'cuda' | `cuda:${number}`;
   /** bf16 autocast for forward/backward (parameters and AdamW stay float32). @default true on CUDA, false on CPU */
   bf16?: boolean;
+  /**
+   * Data-parallel training over this group (initProcessGroup()): parameters
+   * broadcast from rank 0, gradients averaged in every step, evaluation
+   * gathered from all ranks, and only rank 0 writes checkpoints, logs and the
+   * report. Give each rank its own shard (DataLoader { rank, worldSize }).
+   */
+  processGroup?: ProcessGroup;
 }
 
 /** Options with defaults filled in. */
 export interface ResolvedOptions extends Required<Omit<TrainerOptions,
   'maxSteps' | 'evalSteps' | 'computeMetrics' | 'earlyStoppingPatience' | 'outputDir' | 'saveSteps' | 'saveTotalLimit' |
-  'tokenizer' | 'runName' | 'reportConfig' | 'logStream' | 'greaterIsBetter' | 'evalStrategy' | 'bf16'>> {
+  'tokenizer' | 'runName' | 'reportConfig' | 'logStream' | 'greaterIsBetter' | 'evalStrategy' | 'bf16' | 'processGroup'>> {
   bf16?: boolean;
+  processGroup?: ProcessGroup;
   maxSteps?: number;
   evalSteps?: number;
   evalStrategy?: Strategy;
@@ -152,6 +161,7 @@ export function resolveOptions(o: TrainerOptions = {}): ResolvedOptions {
   if (o.device !== undefined && (typeof o.device !== 'string' || !/^(auto|cpu|cuda(:\d+)?)$/.test(o.device)))
     invalidRange("'auto', 'cpu', 'cuda' or 'cuda:N'", 'device', o.device);
   if (o.bf16 !== undefined && typeof o.bf16 !== 'boolean') invalidType('a boolean', 'bf16', o.bf16);
+  if (o.processGroup !== undefined && !(o.processGroup instanceof ProcessGroup)) invalidType('a ProcessGroup', 'processGroup', o.processGroup);
   if (o.evalStrategy === 'steps' && o.evalSteps === undefined) invalidRange("evalSteps with evalStrategy 'steps'", 'evalSteps', o.evalSteps);
   if (o.saveStrategy === 'steps' && o.saveSteps === undefined) invalidRange("saveSteps with saveStrategy 'steps'", 'saveSteps', o.saveSteps);
   if (o.computeMetrics !== undefined && typeof o.computeMetrics !== 'function') invalidType('a function', 'computeMetrics', o.computeMetrics);
@@ -198,5 +208,6 @@ export function resolveOptions(o: TrainerOptions = {}): ResolvedOptions {
     callbacks: o.callbacks ?? [],
     device: o.device ?? 'auto',
     bf16: o.bf16,
+    processGroup: o.processGroup,
   };
 }

@@ -25,6 +25,7 @@ import { listCheckpoints, loadCheckpointInto, loadWeightsInto, readTrainerState,
 import { resolveOptions, type ResolvedOptions, type Strategy, type TrainerOptions } from './options.js';
 import { argmaxRows, defaultMetrics, flattenPredictions, type EvalPrediction, type PredictionBatch } from './predictions.js';
 import { Progress } from './progress.js';
+import { gatherPredictions } from './distributed.js';
 import { writeReport, type ReportEvaluation } from './report.js';
 import { isBatchSource, type BatchSource, type EvalData } from './source.js';
 
@@ -185,7 +186,9 @@ export class Trainer {
     }
     const id2label = model.config.id2label;
     const labelNames = id2label ? Object.keys(id2label).sort((a, b) => +a - +b).map((k) => id2label[k]) : undefined;
-    return { batches, loss: terms ? lossSum / terms : NaN, architecture: model.architecture, labelNames };
+    const local = { batches, loss: terms ? lossSum / terms : NaN, architecture: model.architecture, labelNames };
+    const pg = this.options.processGroup;
+    return pg ? gatherPredictions(pg, local, terms) : local;
   }
 }
 
@@ -266,11 +269,14 @@ class FitRun {
     const device = o.device === 'auto' ? (info().cudaAvailable ? 'cuda' : 'cpu') : o.device;
     if (model.device !== device && !(device === 'cuda' && model.device.startsWith('cuda'))) model.to(device);
     model.autocast((o.bf16 ?? device !== 'cpu') ? 'bfloat16' : null);
+    if (o.processGroup) model.setProcessGroup(o.processGroup);
     model.configureOptimizer({ lr: o.lr, betas: o.betas, eps: o.eps, weightDecay: o.weightDecay, schedule: o.schedule, warmupSteps, totalSteps: this.maxSteps });
     await this.restore();
+    // Every rank starts from rank 0's weights (a resumed run restored the same checkpoint everywhere).
+    if (o.processGroup) await model.broadcastParameters(0);
     this.t.state = this.state;
     await this.openRunLog();
-    this.progress = new Progress(o.progress, o.logStream, this.maxSteps, o.runName ?? 'train');
+    this.progress = new Progress(this.isMain ? o.progress : 'none', o.logStream, this.maxSteps, o.runName ?? 'train');
     this.progress.start(this.state.global_step);
     model.train();
     try {
@@ -413,7 +419,7 @@ class FitRun {
   async log(record: LogRecord): Promise<void> {
     this.state.log_history.push(record);
     const dir = this.t.runDir;
-    if (dir) await appendFile(path.join(dir, 'metrics.jsonl'), JSON.stringify(record) + '\n');
+    if (dir && this.isMain) await appendFile(path.join(dir, 'metrics.jsonl'), JSON.stringify(record) + '\n');
     this.progress.log(record);
     await this.emit('onLog', { record });
   }
@@ -442,9 +448,18 @@ class FitRun {
     }
   }
 
+  /** Rank 0 (or the only process) writes checkpoints, logs and the report. */
+  get isMain(): boolean {
+    return !this.o.processGroup || this.o.processGroup.rank === 0;
+  }
+
   async save(): Promise<void> {
     const { o, state, model } = this;
     if (!o.outputDir) return;
+    if (!this.isMain) {
+      this.lastSaved = state.global_step;
+      return;
+    }
     const dir = path.join(o.outputDir, `checkpoint-${state.global_step}`);
     if (state.best_step === state.global_step) state.best_model_checkpoint = dir;
     state.train_runtime = this.runtime();
@@ -459,7 +474,10 @@ class FitRun {
     if (o.outputDir && (o.saveAtEnd || this.stopReason === 'aborted') && this.lastSaved !== state.global_step) await this.save();
     state.train_runtime = this.runtime();
     if (o.loadBestModelAtEnd && state.best_model_checkpoint) await loadWeightsInto(this.model, state.best_model_checkpoint);
-    if (this.t.runDir) await this.writeRunReport();
+    if (this.t.runDir) {
+      // Every rank takes part in the report's evaluation (it gathers); rank 0 writes it.
+      await this.writeRunReport();
+    }
   }
 
   runtime(): number {
@@ -468,7 +486,7 @@ class FitRun {
 
   async openRunLog(): Promise<void> {
     const dir = this.t.runDir;
-    if (!dir) return;
+    if (!dir || !this.isMain) return;
     await mkdir(dir, { recursive: true });
     // A resumed run rewrites the file from the checkpoint's history: it then equals the uninterrupted run's.
     const lines = this.state.log_history.map((r) => JSON.stringify(r) + '\n').join('');
@@ -482,6 +500,7 @@ class FitRun {
     if (this.fo.evalData && (arch === 'BertForSequenceClassification' || arch === 'BertForTokenClassification')) {
       evaluations.push(await classificationEvaluation(this.t, this.fo.evalData, this.o.runName ?? 'eval'));
     }
+    if (!this.isMain) return;
     await writeReport(path.join(dir, 'report.html'), {
       title: `bertorch run ${this.o.runName}`,
       runs: [{ name: this.o.runName ?? 'train', history: this.state.log_history }],

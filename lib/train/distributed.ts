@@ -1,0 +1,55 @@
+/**
+ * What the Trainer needs from a process group: evaluation over every rank's
+ * shard. Each rank packs its prediction batches into one float64 array (ids
+ * and shapes are exact in float64), the arrays are padded to the longest and
+ * all-gathered, and every rank unpacks the same global EvalPrediction, so all
+ * ranks take the same best-model and early-stopping decisions.
+ */
+import type { ProcessGroup } from '../distributed/process-group.js';
+import { tensor } from '../tensor.js';
+import type { EvalPrediction, PredictionBatch } from './predictions.js';
+
+function pack(batches: PredictionBatch[]): Float64Array {
+  const out: number[] = [batches.length];
+  for (const b of batches) {
+    out.push(b.shape.length, ...b.shape, b.logits.length, ...b.logits);
+    const kind = b.labels === undefined ? 0 : b.labels instanceof Float32Array ? 2 : 1;
+    out.push(kind, b.labels?.length ?? 0, ...(b.labels ?? []));
+    out.push(b.attentionMask?.length ?? 0, ...(b.attentionMask ?? []));
+  }
+  return Float64Array.from(out);
+}
+
+function unpack(a: Float64Array): PredictionBatch[] {
+  let i = 0;
+  const take = (n: number) => a.subarray(i, (i += n));
+  const batches: PredictionBatch[] = [];
+  for (let n = a[i++]; n > 0; n--) {
+    const shape = Array.from(take(a[i++]));
+    const logits = Float32Array.from(take(a[i++]));
+    const kind = a[i++];
+    const labelsRaw = take(a[i++]);
+    const maskRaw = take(a[i++]);
+    const b: PredictionBatch = { logits, shape };
+    if (kind === 1) b.labels = Int32Array.from(labelsRaw);
+    if (kind === 2) b.labels = Float32Array.from(labelsRaw);
+    if (maskRaw.length) b.attentionMask = Int32Array.from(maskRaw);
+    batches.push(b);
+  }
+  return batches;
+}
+
+/** The EvalPrediction of all ranks' shards, in rank order; loss weighted by each rank's scored terms. */
+export async function gatherPredictions(pg: ProcessGroup, p: EvalPrediction, terms: number): Promise<EvalPrediction> {
+  const local = pack(p.batches);
+  const sums = tensor([Number.isFinite(p.loss) ? p.loss * terms : 0, terms], { dtype: 'float64' });
+  await pg.allReduce(sums, 'sum');
+  const [lossSum, allTerms] = sums.toArray() as Float64Array;
+  const len = tensor([local.length], { dtype: 'float64' });
+  const longest = Math.max(...(await pg.allGather(len)).map((t) => Number(t.item())));
+  const padded = new Float64Array(longest);
+  padded.set(local);
+  const parts = await pg.allGather(tensor(padded, { dtype: 'float64' }));
+  const batches = parts.flatMap((t) => unpack(t.toArray() as Float64Array));
+  return { ...p, batches, loss: allTerms ? lossSum / allTerms : NaN };
+}
