@@ -116,6 +116,7 @@ export class Trainer {
 
   /**
    * Loss and metrics (computeMetrics, or accuracy and macro P/R/F1) over `data`, with dropout off.
+   * With `processGroup` this is collective: every rank calls it with its shard and gets the global metrics.
    * Keys are prefixed: `eval_loss`, `eval_accuracy`, ...
    */
   async evaluate(data: EvalData, { prefix = 'eval' }: { prefix?: string } = {}): Promise<Record<string, number>> {
