@@ -275,8 +275,19 @@ Output BertForTaskImpl::forward(const Batch& b, const ForwardOptions& o) {
       return out;
     case Task::MaskedLM:
     case Task::PreTraining:
-      out.logits = cls->predictions->forward(h, bert->embeddings->word_embeddings->weight);  // (B, T, V)
       if (task == Task::PreTraining) out.seq_relationship_logits = cls->seq_relationship(out.pooler_output);  // (B, 2)
+      if (o.loss_only && b.labels.defined()) {
+        // Same loss as cross-entropy over all positions with ignore_index -100.
+        auto labels = b.labels.reshape({-1});
+        auto rows = labels.ne(-100).nonzero().squeeze(1);  // (M)
+        auto scored = h.reshape({-1, h.size(-1)}).index_select(0, rows);  // (M, C)
+        auto logits = cls->predictions->forward(scored, bert->embeddings->word_embeddings->weight);  // (M, V)
+        out.loss = F::cross_entropy(logits.to(torch::kFloat), labels.index_select(0, rows));
+        if (task == Task::PreTraining && b.next_sentence_label.defined())
+          out.loss = out.loss + F::cross_entropy(out.seq_relationship_logits.to(torch::kFloat), b.next_sentence_label.reshape({-1}));
+        return out;
+      }
+      out.logits = cls->predictions->forward(h, bert->embeddings->word_embeddings->weight);  // (B, T, V)
       break;
     case Task::SequenceClassification:
       out.logits = classifier(dropout(out.pooler_output));  // (B, L)

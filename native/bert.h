@@ -49,6 +49,9 @@ struct Batch {
 struct ForwardOptions {
   bool output_hidden_states = false;
   bool output_attentions = false;
+  // Training steps need only the loss: the MLM decoder (V x C per token, most
+  // of a small BERT's FLOPs) then runs on the scored positions alone.
+  bool loss_only = false;
 };
 
 struct Output {

@@ -101,7 +101,9 @@ torch::Tensor BertRunner::ForwardBackward(const bert::Batch& b, double loss_scal
   torch::Tensor loss;
   {
     AutocastGuard autocast(device_, autocast_);
-    loss = module_->forward(ToDevice(b), {}).loss;
+    bert::ForwardOptions o;
+    o.loss_only = true;
+    loss = module_->forward(ToDevice(b), o).loss;
   }
   (loss_scale == 1.0 ? loss : loss * loss_scale).backward();
   return loss.detach();

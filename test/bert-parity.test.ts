@@ -138,3 +138,23 @@ test('one AdamW update fed HF gradients equals torch.optim.AdamW to 1e-6', async
   t.log(`AdamW alone: worst parameter diff ${worst.toExponential(2)}`);
   m.dispose();
 });
+
+test('an MLM training step (decoder on the masked rows only) has HF\'s loss and gradients', async (t) => {
+  const { batch, all } = await inputs();
+  const m = (await BertForMaskedLM.fromPretrained(CHECKPOINT)).eval();
+  const g = await golden('golden_mlm.safetensors');
+  const loss = await m.forwardBackward({ ...batch, labels: labelTensor(all, 'mlm_labels') });
+  t.true(Math.abs(loss - lossOf(g, 'loss')) <= TOL, `loss ${loss}`);
+  const grads = m.grads();
+  expectClose(t, grads.get('cls.predictions.bias')!, g.get('grad.cls.predictions.bias'), 'grad.cls.predictions.bias');
+  let worst = 0;
+  for (const name of m.parameterNames()) {
+    const gold = g.get(`grad_l2norm.${name}`);
+    if (!gold) continue;
+    const ours = Math.sqrt([...(grads.get(name)!.toArray() as Float32Array)].reduce((s, v) => s + v * v, 0));
+    worst = Math.max(worst, Math.abs(ours - lossOf(g, `grad_l2norm.${name}`)));
+  }
+  t.log(`MLM gradient L2 norms: worst abs diff ${worst.toExponential(2)}`);
+  t.true(worst <= TOL);
+  m.dispose();
+});
