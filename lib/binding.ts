@@ -5,7 +5,9 @@
  * how to build. Only lib/tensor, lib/models and lib/distributed import this.
  */
 import { createRequire } from 'node:module';
-import { existsSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Binding } from '../binding.js';
@@ -50,6 +52,8 @@ function load(): LoadedBinding {
         'Run `npm run build:native` (it finds libtorch, or `bash scripts/setup-libtorch.sh` installs one).',
     );
   }
+  const prebuilt = file.includes(`${path.sep}prebuilds${path.sep}`);
+  if (prebuilt) preloadLibtorchFor(file, root);
   let binding: Binding;
   try {
     binding = require(file) as Binding;
@@ -60,7 +64,39 @@ function load(): LoadedBinding {
     );
   }
   binding.setup(errorClasses);
-  return { binding, file, prebuilt: file.includes(`${path.sep}prebuilds${path.sep}`) };
+  return { binding, file, prebuilt };
+}
+
+// glibc's RTLD_NODELETE: Node unloads a library that registers no addon; this keeps it.
+const RTLD_NODELETE = 0x1000;
+
+/**
+ * A prebuilt binary was linked against libtorch on another machine. Check that
+ * the libtorch found here is the same version (never load a mismatch
+ * silently), then load its libraries globally so the binary's NEEDED entries
+ * resolve to them, wherever this libtorch lives.
+ */
+function preloadLibtorchFor(file: string, root: string): void {
+  const metaFile = path.join(path.dirname(file), 'bertorch.json');
+  const meta = existsSync(metaFile) ? (JSON.parse(readFileSync(metaFile, 'utf8')) as { libtorchVersion?: string }) : {};
+  const out = execFileSync(process.execPath, [path.join(root, 'scripts', 'find-libtorch.mjs'), '--json'], { encoding: 'utf8', timeout: 120_000 });
+  const found = JSON.parse(out.trim().split('\n').pop()!) as { root?: string; version?: string; tried?: string[] };
+  if (!found.root || !found.version)
+    throw new Error(`bertorch: the prebuilt binary ${file} needs libtorch ${meta.libtorchVersion ?? '(unknown)'}, and none was found. Tried:\n` +
+      (found.tried ?? []).map((t) => `  - ${t}`).join('\n') + '\nSet LIBTORCH or run `bash scripts/setup-libtorch.sh`.');
+  if (meta.libtorchVersion !== found.version)
+    throw new Error(`bertorch: the prebuilt binary ${file} was built for libtorch ${meta.libtorchVersion ?? '(unknown)'}, ` +
+      `but libtorch ${found.version} was found at ${found.root}. Run \`npm run build:native\` to compile for it, or install libtorch ${meta.libtorchVersion}.`);
+  const flags = os.constants.dlopen.RTLD_NOW | os.constants.dlopen.RTLD_GLOBAL | RTLD_NODELETE;
+  for (const lib of ['libc10.so', 'libtorch_cpu.so', 'libc10_cuda.so', 'libtorch_cuda.so', 'libtorch.so']) {
+    const p = path.join(found.root, 'lib', lib);
+    if (!existsSync(p)) continue;
+    try {
+      process.dlopen({ exports: {} } as NodeJS.Module, p, flags);
+    } catch {
+      // "Module did not self-register": expected, the library stays loaded.
+    }
+  }
 }
 
 let loaded: LoadedBinding | undefined;

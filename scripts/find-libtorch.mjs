@@ -79,3 +79,9 @@ export function findLibtorch({ log = () => {} } = {}) {
   findLibtorch.tried = tried;
   return null;
 }
+
+// `node scripts/find-libtorch.mjs --json`: the libtorch found, as JSON (used by
+// lib/binding.ts to check a prebuilt binary against the local libtorch).
+if (import.meta.url === `file://${process.argv[1]}` && process.argv.includes('--json')) {
+  process.stdout.write(JSON.stringify(findLibtorch() ?? { error: 'not found', tried: findLibtorch.tried ?? [] }) + '\n');
+}
