@@ -17,7 +17,7 @@ using Info = const Napi::CallbackInfo&;
 
 class InitWorker : public PromiseWorker {
  public:
-  InitWorker(Napi::Env env, dist::GroupOptions o) : PromiseWorker(env), o_(std::move(o)) {}
+  InitWorker(Napi::Env env, dist::GroupOptions o) : PromiseWorker(env, false, Executor::kCollective), o_(std::move(o)) {}
   void Run() override { g_ = dist::Init(o_); }
   Napi::Value Resolve(Napi::Env env) override { return ProcessGroupWrap::Wrap(env, g_); }
 
@@ -31,7 +31,7 @@ class CollectiveWorker : public PromiseWorker {
  public:
   enum Kind { kAllReduce, kBroadcast, kAllGather, kBarrier };
   CollectiveWorker(Napi::Env env, std::shared_ptr<dist::Group> g, Kind k, torch::Tensor t, std::string op, int src)
-      : PromiseWorker(env), g_(std::move(g)), kind_(k), t_(std::move(t)), op_(std::move(op)), src_(src) {}
+      : PromiseWorker(env, false, Executor::kCollective), g_(std::move(g)), kind_(k), t_(std::move(t)), op_(std::move(op)), src_(src) {}
   void Run() override {
     std::vector<torch::Tensor> v{t_};
     switch (kind_) {

@@ -13,6 +13,8 @@ struct InstanceData {
   Napi::FunctionReference tensor_ctor;
   Napi::FunctionReference model_ctor;
   Napi::FunctionReference process_group_ctor;
+  Napi::ThreadSafeFunction channel;  // worker.cc: finished workers back to this thread
+  int64_t pending_workers = 0;
   std::map<std::string, Napi::FunctionReference> error_classes;
 };
 

@@ -1,31 +1,28 @@
 // PromiseWorker: the one way long native work runs off the JS thread.
 // The subclass copies every input into C++ members in its constructor (the
-// "baton"), Run() executes on a libuv thread and may throw anything, and
-// Resolve() builds the JS result on the JS thread. Execute never touches
-// Napi values. Thread-local libtorch state (grad mode, intra-op threads) is
-// set here because libuv threads do not inherit it from the JS thread.
+// "baton"), Run() executes on an Executor thread (executor.h) and may throw
+// anything, and Resolve() builds the JS result on the JS thread, reached
+// through the environment's thread-safe function. Execute never touches Napi
+// values. Thread-local libtorch state (grad mode, intra-op threads) is set
+// here because executor threads do not inherit it from the JS thread.
 #pragma once
 #include <napi.h>
 #include <ATen/Parallel.h>
 #include <torch/torch.h>
 
 #include "errors.h"
+#include "executor.h"
 
 namespace bt {
 
-class PromiseWorker : public Napi::AsyncWorker {
+class PromiseWorker {
  public:
-  explicit PromiseWorker(Napi::Env env, bool grad_enabled = false)
-      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)),
-        grad_enabled_(grad_enabled) {}
+  explicit PromiseWorker(Napi::Env env, bool grad_enabled = false, Executor::Kind kind = Executor::kCompute)
+      : env_(env), deferred_(Napi::Promise::Deferred::New(env)), grad_enabled_(grad_enabled), kind_(kind) {}
+  virtual ~PromiseWorker() = default;
 
-  Napi::Promise Promise() { return deferred_.Promise(); }
   // Queues the worker and returns its Promise (the worker deletes itself).
-  Napi::Promise Start() {
-    auto p = deferred_.Promise();
-    Queue();
-    return p;
-  }
+  Napi::Promise Start();
 
  protected:
   virtual void Run() = 0;
@@ -34,36 +31,19 @@ class PromiseWorker : public Napi::AsyncWorker {
   virtual void Finish() {}
 
  private:
-  void Execute() override {
+  void Execute() {
     error_ = Capture([&] {
       at::init_num_threads();
       torch::AutoGradMode grad(grad_enabled_);
       Run();
     });
   }
-  void OnOK() override {
-    Napi::Env env = Env();
-    Napi::HandleScope scope(env);
-    Finish();
-    if (!error_.ok()) {
-      deferred_.Reject(MakeError(env, error_).Value());
-      return;
-    }
-    Napi::Value value;
-    ErrorInfo resolve_error = Capture([&] { value = Resolve(env); });
-    if (!resolve_error.ok()) {
-      deferred_.Reject(MakeError(env, resolve_error).Value());
-      return;
-    }
-    deferred_.Resolve(value);
-  }
-  void OnError(const Napi::Error& e) override {
-    Finish();
-    deferred_.Reject(e.Value());
-  }
+  void Complete(Napi::Env env);
 
+  Napi::Env env_;
   Napi::Promise::Deferred deferred_;
   bool grad_enabled_;
+  Executor::Kind kind_;
   ErrorInfo error_;
 };
 
