@@ -27,6 +27,7 @@ export declare class NativeTensor {
 export interface NativeInfo {
   libtorchVersion: string;
   libtorchRoot: string;
+  /** e.g. `mkl 2024.2`, `openblas`: the BLAS ATen calls for matmul. */
   blas: string;
   mkldnn: string;
   openmp: string;

@@ -4,25 +4,12 @@
  */
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import type { NativeInfo } from '../binding.js';
 import { loadBinding, packageRoot } from './binding.js';
 
-export interface BertorchInfo {
+/** The native facts (binding.d.ts NativeInfo) plus where the addon came from. */
+export interface BertorchInfo extends Omit<NativeInfo, 'config' | 'parallelInfo'> {
   version: string;
-  libtorchVersion: string;
-  libtorchRoot: string;
-  /** e.g. `mkl 2024.2`, `openblas`; the BLAS ATen calls for matmul. */
-  blas: string;
-  mkldnn: string;
-  openmp: string;
-  cpuCapability: string;
-  intraOpThreads: number;
-  interOpThreads: number;
-  availableCores: number;
-  cudaAvailable: boolean;
-  cudaBuilt: boolean;
-  cudaDevices: string[];
-  cudnn: string;
-  cudaVersion: string;
   /** true when node-gyp-build loaded a binary from prebuilds/. */
   prebuilt: boolean;
   binary: string;

@@ -9,6 +9,7 @@
 // Pure TypeScript over typed arrays; tokenization runs on the libuv pool.
 
 import type { Tokenizer } from '../tokenizer.js';
+import { upperBound } from './search.js';
 import type { ClassificationExample, MlmExample, ProblemType, TokenClassificationExample } from './datasets.js';
 import { IGNORE_INDEX, maskTokens, type MaskingOptions, type MaskingVocab } from './masking.js';
 import { optionalBoolean, optionalChoice, optionalInteger, optionsObject, typeError } from '../validate.js';
@@ -255,7 +256,7 @@ export function alignLabels(
   let previous = -1;
   for (let t = 0; t < offsets.length; t++) {
     if (sequenceIds[t] !== 0) continue;
-    const word = lastAtMost(starts, offsets[t][0]);
+    const word = upperBound(starts, offsets[t][0]) - 1;  // the last word starting at or before the token
     if (word < 0 || word >= wordLabels.length) continue;
     if (word !== previous) labels[t] = wordLabels[word];
     else if (labelAll) labels[t] = inside(wordLabels[word]);
@@ -264,16 +265,6 @@ export function alignLabels(
   return labels;
 }
 
-function lastAtMost(sorted: Int32Array, value: number): number {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (sorted[mid] <= value) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo - 1;
-}
 
 /** Options of {@link mlmCollator}. */
 export interface MlmCollatorOptions {

@@ -13,6 +13,7 @@
 // offset), on the calling thread. No native bertorch code here.
 
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { upperBound } from './search.js';
 import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { availableParallelism, endianness } from 'node:os';
 import { join } from 'node:path';
@@ -841,14 +842,3 @@ function concatIds(parts: IdArray[], total: number, bytes: 2 | 4): IdArray {
   return out;
 }
 
-// First index k with sorted[k] > value.
-function upperBound(sorted: Float64Array, value: number): number {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (sorted[mid] <= value) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}

@@ -27,8 +27,12 @@ export interface ArraySourceOptions<E> {
   seed?: number;
   /** Drop the last incomplete batch. @default false */
   dropLast?: boolean;
-  /** Examples to a Batch. @default {@link collateExamples} (for {@link Example}s) */
-  collate?: (examples: E[]) => Batch;
+  /**
+   * Examples to a Batch; `position` ({epoch, index} of this batch) lets a collate
+   * draw per-batch randomness that a resumed run repeats (MLM masking).
+   * @default {@link collateExamples} (for {@link Example}s)
+   */
+  collate?: (examples: E[], position: DataPosition) => Batch;
 }
 
 /**
@@ -69,7 +73,7 @@ export class ArraySource<E = Example> implements BatchSource {
   readonly shuffle: boolean;
   readonly seed: number;
   readonly dropLast: boolean;
-  #collate: (examples: E[]) => Batch;
+  #collate: (examples: E[], position: DataPosition) => Batch;
   #epoch = 0;
   #index = 0;
 
@@ -120,8 +124,9 @@ export class ArraySource<E = Example> implements BatchSource {
     while (this.#index < this.length) {
       const start = this.#index * this.batchSize;
       const idx = order.subarray(start, Math.min(start + this.batchSize, order.length));
+      const position = { epoch: this.#epoch, index: this.#index };
       this.#index++;  // state() now names the next batch
-      yield this.#collate(Array.from(idx, (i) => this.items[i]));
+      yield this.#collate(Array.from(idx, (i) => this.items[i]), position);
     }
   }
 }

@@ -7,8 +7,9 @@
  * lib/data's shards + DataLoader land; plain typed arrays, no native code.
  */
 import { invalidRange, invalidType } from '../errors.js';
-import { mixSeed, mulberry32, permutation } from './rng.js';
-import type { Batch, BatchSource, DataPosition } from './source.js';
+import { ArraySource } from './array-source.js';
+import { mixSeed, mulberry32 } from './rng.js';
+import type { Batch, DataPosition } from './source.js';
 
 export interface MlmSourceOptions {
   /** @default 32 */
@@ -48,77 +49,56 @@ export function maskTokens(ids: BigInt64Array, special: Uint8Array, rand: () => 
   return labels;
 }
 
-/** Resumable MLM batches over in-memory token sequences (each already has [CLS] ... [SEP]). */
-export class MlmSource implements BatchSource {
-  readonly sequences: readonly ArrayLike<number>[];
-  readonly batchSize: number;
-  readonly options: Required<MlmSourceOptions>;
-  #special: Set<number>;
-  #epoch = 0;
-  #index = 0;
+type Sequence = ArrayLike<number>;
 
-  constructor(sequences: readonly ArrayLike<number>[], o: MlmSourceOptions) {
+/** Pads `seqs`, masks them with randomness seeded by (seed, epoch, batch index). */
+function maskedBatch(seqs: Sequence[], pos: DataPosition, o: Required<MlmSourceOptions>, specialIds: Set<number>): Batch {
+  const B = seqs.length;
+  const T = Math.max(...seqs.map((s) => s.length));
+  const inputIds = new BigInt64Array(B * T).fill(BigInt(o.padId));
+  const attentionMask = new BigInt64Array(B * T);
+  const special = new Uint8Array(B * T).fill(1);
+  seqs.forEach((seq, b) => {
+    for (let t = 0; t < seq.length; t++) {
+      inputIds[b * T + t] = BigInt(seq[t]);
+      attentionMask[b * T + t] = 1n;
+      special[b * T + t] = specialIds.has(seq[t]) ? 1 : 0;
+    }
+  });
+  const labels = maskTokens(inputIds, special, mulberry32(mixSeed(o.seed, pos.epoch, pos.index, 0x6d6c6d)), o);
+  return { inputIds, attentionMask, tokenTypeIds: new BigInt64Array(B * T), labels, shape: [B, T] };
+}
+
+/**
+ * Resumable MLM batches over in-memory token sequences (each already has
+ * [CLS] ... [SEP]): an ArraySource whose collate masks.
+ */
+export class MlmSource extends ArraySource<Sequence> {
+  readonly options: Required<MlmSourceOptions>;
+  readonly #specialIds: Set<number>;
+
+  constructor(sequences: readonly Sequence[], o: MlmSourceOptions) {
     if (!Array.isArray(sequences)) invalidType('an array of token id sequences', 'sequences', sequences);
     if (!o || !Number.isInteger(o.maskTokenId)) invalidType('an integer', 'maskTokenId', o?.maskTokenId);
     if (!Number.isInteger(o.vocabSize) || o.vocabSize < 1) invalidRange('a positive integer', 'vocabSize', o.vocabSize);
     const p = o.mlmProbability ?? 0.15;
     if (!(p > 0 && p < 1)) invalidRange('a probability in (0, 1)', 'mlmProbability', p);
-    this.sequences = sequences;
-    this.options = { batchSize: 32, shuffle: true, seed: 0, padId: 0, dropLast: true, ...o, mlmProbability: p };
-    this.batchSize = this.options.batchSize;
-    if (!Number.isInteger(this.batchSize) || this.batchSize < 1) invalidRange('a positive integer', 'batchSize', this.batchSize);
-    this.#special = new Set([...o.specialIds, this.options.padId]);
-  }
-
-  get length(): number {
-    const n = this.sequences.length / this.batchSize;
-    return this.options.dropLast ? Math.floor(n) : Math.ceil(n);
-  }
-
-  setEpoch(epoch: number): void {
-    if (!Number.isInteger(epoch) || epoch < 0) invalidRange('a non-negative integer', 'epoch', epoch);
-    this.#epoch = epoch;
-    this.#index = 0;
-  }
-  state(): DataPosition { return { epoch: this.#epoch, index: this.#index }; }
-  resume(s: DataPosition): void {
-    if (!s || !Number.isInteger(s.epoch) || !Number.isInteger(s.index)) invalidType('{epoch, index}', 'state', s);
-    this.#epoch = s.epoch;
-    this.#index = s.index;
-  }
-
-  /** Batch `index` of `epoch`, masked. */
-  batch(epoch: number, index: number, order = this.#order(epoch)): Batch {
-    const o = this.options;
-    const idx = order.subarray(index * this.batchSize, Math.min((index + 1) * this.batchSize, order.length));
-    const B = idx.length;
-    const T = Math.max(...Array.from(idx, (i) => this.sequences[i].length));
-    const inputIds = new BigInt64Array(B * T).fill(BigInt(o.padId));
-    const attentionMask = new BigInt64Array(B * T);
-    const special = new Uint8Array(B * T).fill(1);
-    idx.forEach((s, b) => {
-      const seq = this.sequences[s];
-      for (let t = 0; t < seq.length; t++) {
-        inputIds[b * T + t] = BigInt(seq[t]);
-        attentionMask[b * T + t] = 1n;
-        special[b * T + t] = this.#special.has(seq[t]) ? 1 : 0;
-      }
+    const options = { batchSize: 32, shuffle: true, seed: 0, padId: 0, dropLast: true, ...o, mlmProbability: p };
+    const specialIds = new Set([...o.specialIds, options.padId]);
+    super(sequences, {
+      batchSize: options.batchSize, shuffle: options.shuffle, seed: options.seed, dropLast: options.dropLast,
+      collate: (seqs, pos) => maskedBatch(seqs, pos, options, specialIds),
     });
-    const labels = maskTokens(inputIds, special, mulberry32(mixSeed(o.seed, epoch, index, 0x6d6c6d)), o);
-    return { inputIds, attentionMask, tokenTypeIds: new BigInt64Array(B * T), labels, shape: [B, T] };
+    this.options = options;
+    this.#specialIds = specialIds;
   }
 
-  #order(epoch: number): Int32Array {
-    const n = this.sequences.length;
-    return this.options.shuffle ? permutation(n, mulberry32(mixSeed(this.options.seed, epoch))) : Int32Array.from({ length: n }, (_, i) => i);
-  }
+  get sequences(): readonly Sequence[] { return this.items; }
 
-  async *[Symbol.asyncIterator](): AsyncIterator<Batch> {
-    const epoch = this.#epoch;
-    const order = this.#order(epoch);
-    while (this.#index < this.length) {
-      const i = this.#index++;
-      yield this.batch(epoch, i, order);
-    }
+  /** Batch `index` of `epoch`, masked (what iteration yields at that position). */
+  batch(epoch: number, index: number): Batch {
+    const order = this.order(epoch);
+    const idx = order.subarray(index * this.batchSize, Math.min((index + 1) * this.batchSize, order.length));
+    return maskedBatch(Array.from(idx, (i) => this.items[i]), { epoch, index }, this.options, this.#specialIds);
   }
 }

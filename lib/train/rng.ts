@@ -4,9 +4,9 @@
  * every platform. Not for cryptography.
  */
 
-/** Returns a function giving floats in [0, 1), seeded by `seed` (any integer). */
-export function mulberry32(seed: number): () => number {
-  let a = (seed >>> 0) ^ 0x9e3779b9;
+/** mulberry32 on the raw 32-bit state `seed`: floats in [0, 1). Bit for bit the generator the Python bench peers reimplement. */
+export function mulberry32Raw(seed: number): () => number {
+  let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
     let t = a;
@@ -14,6 +14,11 @@ export function mulberry32(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+/** Returns a function giving floats in [0, 1), seeded by `seed` (any integer; small seeds are scrambled first). */
+export function mulberry32(seed: number): () => number {
+  return mulberry32Raw((seed >>> 0) ^ 0x9e3779b9);
 }
 
 /** Mixes several integers into one 32-bit seed (for per-epoch / per-batch streams). */

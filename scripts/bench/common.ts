@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { info, randn, setNumThreads } from '../../lib/index.js';
+import { mulberry32Raw } from '../../lib/train/rng.js';
 
 export const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 export const ROOT = path.resolve(BENCH_DIR, '..', '..');
@@ -238,17 +239,8 @@ export function measureMatmul(n: number, warmup = 2, reps = 7): { gflops: number
   return { gflops: median(rates), gflopsBest: Math.max(...rates), inner, reps };
 }
 
-/** mulberry32: a tiny seeded PRNG, bit for bit the same as peer_train.py's. Returns [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32, bit for bit the same as peer_train.py's. Returns [0, 1). */
+export const mulberry32 = mulberry32Raw;
 
 export type Task = 'seqcls' | 'mlm';
 export const TASKS: readonly Task[] = ['seqcls', 'mlm'];
