@@ -5,24 +5,13 @@
 export type DType = 'float32' | 'float64' | 'float16' | 'bfloat16' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'bool';
 export type NativeArray = Float32Array | Float64Array | BigInt64Array | Int32Array | Int16Array | Int8Array | Uint8Array | Uint16Array;
 
-export declare class NativeTensor {
-  dispose(): void;
-  isDisposed(): boolean;
-  shape(): number[];
-  dtype(): DType;
-  device(): string;
-  numel(): number;
-  item(): number | bigint | boolean;
-  toArray(): NativeArray;
-  data(): Promise<NativeArray>;
-  to(target: string): NativeTensor;
-  requiresGrad(): boolean;
-  setRequiresGrad(value: boolean): NativeTensor;
-  grad(): NativeTensor | null;
-  backward(gradient?: NativeTensor | null, retainGraph?: boolean): void;
-  zeroGrad(): void;
-  toString(): string;
-}
+/**
+ * A tensor handle: a number naming a slot in the addon's per-thread tensor
+ * table (native/tensor.h). lib/tensor.ts owns each one in a Tensor.
+ */
+export type NativeTensor = number;
+/** A scalar operand where a tensor could go: a boolean, or a number boxed as [x]. */
+export type NativeScalar = boolean | [number | boolean];
 
 export interface NativeInfo {
   libtorchVersion: string;
@@ -45,10 +34,9 @@ export interface NativeInfo {
 }
 
 type T = NativeTensor;
-type TS = NativeTensor | number | boolean;
+type TS = NativeTensor | NativeScalar;
 
 export interface Binding {
-  Tensor: typeof NativeTensor;
   Model: new (config: Record<string, unknown>, architecture: string, seed: number) => NativeModel;
   setup(errors: Record<string, Function>): void;
   initProcessGroup(o: { backend: string; masterAddr: string; masterPort: number; rank: number; worldSize: number; timeoutMs: number }): Promise<unknown>;
@@ -56,6 +44,23 @@ export interface Binding {
   info(): NativeInfo;
   cudaAvailable(): boolean;
   cudaSynchronize(): void;
+  // handles (native/tensor.cc)
+  dispose(t: T): boolean;
+  isDisposed(t: T): boolean;
+  shape(t: T): number[];
+  dtype(t: T): DType;
+  device(t: T): string;
+  numel(t: T): number;
+  item(t: T): number | bigint | boolean;
+  toArray(t: T): NativeArray;
+  data(t: T): Promise<NativeArray>;
+  to(t: T, target: string): T;
+  requiresGrad(t: T): boolean;
+  setRequiresGrad(t: T, value: boolean): void;
+  grad(t: T): T | null;
+  backward(t: T, gradient?: T | null, retainGraph?: boolean): void;
+  zeroGrad(t: T): void;
+  describe(t: T): string;
   // factories and switches (native/tensor_create.cc)
   fromArray(data: NativeArray, shape: number[], dtype: DType, device?: string): T;
   zeros(shape: number[], dtype?: DType, device?: string): T;

@@ -5,7 +5,7 @@
  * rest (a safety net only: V8 cannot see GPU memory). Methods run on the JS
  * thread; data() and matmulAsync() run on a worker thread and return Promises.
  */
-import type { DType, NativeArray, NativeTensor } from '../binding.js';
+import type { DType, NativeArray, NativeScalar, NativeTensor } from '../binding.js';
 import { native } from './binding.js';
 import { invalidRange, invalidType, TorchError } from './errors.js';
 
@@ -20,12 +20,33 @@ const DTYPES: ReadonlySet<string> = new Set(['float32', 'float64', 'float16', 'b
 // tidy() scopes: each holds the tensors created while it is innermost.
 const scopes: Set<Tensor>[] = [];
 
+// The GC safety net: a Tensor dropped without dispose() frees its native slot
+// when V8 collects it. dispose() unregisters, so a freed handle is never
+// released twice (its slot may hold another tensor by then).
+// Registering and unregistering cost ~0.15 µs, as much as a small op, and most
+// tensors are disposed (tidy, using, dispose) in the tick that made them. So
+// new small tensors wait in `young`, and only those still alive when the
+// tick's microtasks run are registered. Big ones (>= 16 KB, flagged in the
+// handle, see native/tensor.h) register at once, so a GC during a long
+// synchronous loop already finds them.
+const finalizer = new FinalizationRegistry<NativeTensor>((handle) => { native().dispose(handle); });
+let young: Tensor[] = [];
+const SLOT_SPAN = 2 ** 24;
+const isBig = (handle: NativeTensor) => Math.floor(handle / SLOT_SPAN) % 2 === 1;
+function registerYoung(): void {
+  const batch = young;
+  young = [];
+  for (const t of batch) t._register();
+}
+
 function h(x: Tensor, name: string): NativeTensor {
   if (!(x instanceof Tensor)) invalidType('a Tensor', name, x);
   return x.handle;
 }
-function hs(x: TensorLike, name: string): NativeTensor | number | boolean {
-  if (typeof x === 'number' || typeof x === 'boolean') return x;
+// Scalars cross boxed as [x]: a bare number is a native handle.
+function hs(x: TensorLike, name: string): NativeTensor | NativeScalar {
+  if (typeof x === 'number') return [x];
+  if (typeof x === 'boolean') return x;
   return h(x as Tensor, name);
 }
 function checkInt(x: unknown, name: string): number {
@@ -47,67 +68,79 @@ function checkDevice(device: unknown): Device {
 }
 
 export class Tensor implements Disposable {
-  #h: NativeTensor | null;
+  #h: NativeTensor;  // 0 once disposed
+  #registered = false;
 
-  /** @internal Wraps a native handle; users create tensors with the factories. */
+  /** @internal Takes ownership of a native handle; users create tensors with the factories. */
   constructor(handle: NativeTensor) {
     this.#h = handle;
+    if (isBig(handle)) this._register();
+    else if (young.push(this) === 1) queueMicrotask(registerYoung);
     scopes.at(-1)?.add(this);
+  }
+
+  /** @internal Hands a still-live tensor to the GC finalizer (see `young`). */
+  _register(): void {
+    if (this.#h === 0) return;
+    finalizer.register(this, this.#h, this);
+    this.#registered = true;
   }
 
   /** @internal The native handle; throws `ERR_DISPOSED` after dispose(). */
   get handle(): NativeTensor {
-    if (this.#h === null) throw new TorchError('Tensor was disposed', 'ERR_DISPOSED');
+    if (this.#h === 0) throw new TorchError('Tensor was disposed', 'ERR_DISPOSED');
     return this.#h;
   }
 
-  get shape(): number[] { return this.handle.shape(); }
-  get dtype(): DType { return this.handle.dtype(); }
-  get device(): Device { return this.handle.device() as Device; }
-  get numel(): number { return this.handle.numel(); }
-  get ndim(): number { return this.handle.shape().length; }
-  get isDisposed(): boolean { return this.#h === null || this.#h.isDisposed(); }
+  get shape(): number[] { return native().shape(this.handle); }
+  get dtype(): DType { return native().dtype(this.handle); }
+  get device(): Device { return native().device(this.handle) as Device; }
+  get numel(): number { return native().numel(this.handle); }
+  get ndim(): number { return this.shape.length; }
+  get isDisposed(): boolean { return this.#h === 0 || native().isDisposed(this.#h); }
 
   /** Frees the native tensor now. Idempotent. */
   dispose(): void {
-    this.#h?.dispose();
-    this.#h = null;
+    if (this.#h === 0) return;
+    if (this.#registered) finalizer.unregister(this);
+    native().dispose(this.#h);
+    this.#h = 0;
   }
   [Symbol.dispose](): void { this.dispose(); }
 
   /** The value of a one-element tensor (bigint for int64, boolean for bool). */
-  item(): number | bigint | boolean { return this.handle.item(); }
+  item(): number | bigint | boolean { return native().item(this.handle); }
   /** A copy of the elements as the matching TypedArray (float16/bfloat16 widen to Float32Array). */
-  toArray(): NativeArray { return this.handle.toArray(); }
+  toArray(): NativeArray { return native().toArray(this.handle); }
   /** Like toArray(), but copies on a worker thread (no event-loop stall for big or GPU tensors). */
   async data(): Promise<NativeArray> {
     const site = new Error();
-    try { return await this.handle.data(); } catch (e) { throw withSite(e, site); }
+    try { return await native().data(this.handle); } catch (e) { throw withSite(e, site); }
   }
   /** A copy on another device or with another dtype (`t.to('cuda')`, `t.to('float16')`). */
   to(target: Device | DType): Tensor {
     if (typeof target !== 'string') invalidType('a device or dtype string', 'target', target);
-    if (DTYPES.has(target)) return new Tensor(this.handle.to(target));
-    return new Tensor(this.handle.to(checkDevice(target)));
+    if (DTYPES.has(target)) return new Tensor(native().to(this.handle, target));
+    return new Tensor(native().to(this.handle, checkDevice(target)));
   }
 
-  get requiresGrad(): boolean { return this.handle.requiresGrad(); }
+  get requiresGrad(): boolean { return native().requiresGrad(this.handle); }
   set requiresGrad(v: boolean) {
     if (typeof v !== 'boolean') invalidType('a boolean', 'requiresGrad', v);
-    this.handle.setRequiresGrad(v);
+    native().setRequiresGrad(this.handle, v);
   }
   /** Marks this leaf as needing a gradient; returns this. */
   requiresGrad_(v = true): this { this.requiresGrad = v; return this; }
   /** The accumulated gradient, or null. Each read returns a new handle on the same storage. */
   get grad(): Tensor | null {
-    const g = this.handle.grad();
-    return g ? new Tensor(g) : null;
+    const g = native().grad(this.handle);
+    return g === null ? null : new Tensor(g);
   }
   /** Sets grad to None (PyTorch's zero_grad(set_to_none=True)). */
-  zeroGrad(): void { this.handle.zeroGrad(); }
+  zeroGrad(): void { native().zeroGrad(this.handle); }
   /** Backpropagates from this tensor (a scalar unless `gradient` is given). */
   backward(gradient?: Tensor, { retainGraph = false } = {}): void {
-    this.handle.backward(gradient === undefined ? null : h(gradient, 'gradient'), retainGraph);
+    native().backward(this.handle, gradient === undefined ? null : h(gradient, 'gradient'), retainGraph);
   }
   detach(): Tensor { return new Tensor(native().detach(this.handle)); }
   clone(): Tensor { return new Tensor(native().clone(this.handle)); }
@@ -184,7 +217,7 @@ export class Tensor implements Disposable {
     return new Tensor(native().dropout(this.handle, p, train));
   }
 
-  toString(): string { return this.#h ? this.#h.toString() : 'Tensor(disposed)'; }
+  toString(): string { return this.isDisposed ? 'Tensor(disposed)' : native().describe(this.#h); }
 }
 
 function checkDims(dims: unknown, name: string): number[] {

@@ -24,9 +24,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData<InstanceData>(data);
   ConfigureThreads();
 
-  Napi::Function tensor = TensorWrap::Init(env);
-  data->tensor_ctor = Napi::Persistent(tensor);
-  exports.Set("Tensor", tensor);
   Napi::Function model = ModelWrap::Init(env);
   data->model_ctor = Napi::Persistent(model);
   exports.Set("Model", model);
@@ -34,6 +31,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setup", Napi::Function::New(env, Setup, "setup"));
   RegisterInfo(env, exports);
   RegisterDist(env, exports);
+  RegisterTensor(env, exports);
   RegisterTensorOps(env, exports);
   RegisterTensorCreate(env, exports);
   return exports;

@@ -32,9 +32,7 @@ inline std::string Describe(const Napi::Value& v) {
 }
 
 inline const at::Tensor& Tensor(const Napi::CallbackInfo& info, size_t i, const char* name) {
-  TensorWrap* w = TensorWrap::TryUnwrap(info[i]);
-  if (!w) Bad("a Tensor", name, info[i]);
-  return w->Get();
+  return handles::From(info[i], name);
 }
 
 inline std::optional<at::Tensor> OptTensor(const Napi::CallbackInfo& info, size_t i, const char* name) {
@@ -84,30 +82,35 @@ inline std::vector<at::Tensor> TensorList(const Napi::CallbackInfo& info, size_t
   if (!info[i].IsArray()) Bad("an array of Tensors", name, info[i]);
   auto arr = info[i].As<Napi::Array>();
   std::vector<at::Tensor> out;
-  for (uint32_t k = 0; k < arr.Length(); k++) out.push_back(TensorWrap::From(arr.Get(k), name));
+  for (uint32_t k = 0; k < arr.Length(); k++) out.push_back(handles::From(arr.Get(k), name));
   return out;
 }
 
-// A Tensor or a JS number. Numbers become "wrapped numbers", so type
-// promotion follows PyTorch (int tensor * 2 stays int, * 2.5 becomes float).
+// A Tensor handle, or a scalar: a boolean, or a number boxed as [x] (a bare
+// number is a handle). Scalars become "wrapped numbers", so type promotion
+// follows PyTorch (int tensor * 2 stays int, * 2.5 becomes float).
 inline at::Tensor TensorOrScalar(const Napi::CallbackInfo& info, size_t i, const char* name,
                                  const at::Tensor& like) {
-  if (info[i].IsNumber() || info[i].IsBoolean()) {
-    at::Scalar s;
-    if (info[i].IsBoolean()) {
-      s = at::Scalar(info[i].As<Napi::Boolean>().Value());
-    } else {
-      double d = info[i].As<Napi::Number>().DoubleValue();
-      bool integral = d == static_cast<double>(static_cast<int64_t>(d)) && std::abs(d) < 9.0e15;
-      s = integral ? at::Scalar(static_cast<int64_t>(d)) : at::Scalar(d);
-    }
-    at::Tensor t = c10::scalar_to_tensor(s, like.device());
-    t.unsafeGetTensorImpl()->set_wrapped_number(true);
-    return t;
+  Napi::Value v = info[i];
+  if (v.IsArray()) {
+    auto a = v.As<Napi::Array>();
+    if (a.Length() != 1) Bad("a Tensor or a scalar boxed as [x]", name, v);
+    v = a.Get(uint32_t{0});
+    if (!v.IsNumber() && !v.IsBoolean()) Bad("a Tensor or a scalar boxed as [x]", name, info[i]);
+  } else if (!v.IsBoolean()) {
+    return handles::From(v, name);
   }
-  TensorWrap* w = TensorWrap::TryUnwrap(info[i]);
-  if (!w) Bad("a Tensor or a number", name, info[i]);
-  return w->Get();
+  at::Scalar s;
+  if (v.IsBoolean()) {
+    s = at::Scalar(v.As<Napi::Boolean>().Value());
+  } else {
+    double d = v.As<Napi::Number>().DoubleValue();
+    bool integral = d == static_cast<double>(static_cast<int64_t>(d)) && std::abs(d) < 9.0e15;
+    s = integral ? at::Scalar(static_cast<int64_t>(d)) : at::Scalar(d);
+  }
+  at::Tensor t = c10::scalar_to_tensor(s, like.device());
+  t.unsafeGetTensorImpl()->set_wrapped_number(true);
+  return t;
 }
 
 }  // namespace bt::args

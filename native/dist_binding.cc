@@ -43,9 +43,9 @@ class CollectiveWorker : public PromiseWorker {
   }
   Napi::Value Resolve(Napi::Env env) override {
     if (kind_ == kBarrier) return env.Undefined();
-    if (kind_ != kAllGather) return TensorWrap::Wrap(env, t_);
+    if (kind_ != kAllGather) return handles::Wrap(env, t_);
     auto a = Napi::Array::New(env, out_.size());
-    for (size_t i = 0; i < out_.size(); i++) a.Set(i, TensorWrap::Wrap(env, out_[i]));
+    for (size_t i = 0; i < out_.size(); i++) a.Set(i, handles::Wrap(env, out_[i]));
     return a;
   }
 

@@ -1,5 +1,5 @@
 // Per-environment state (one per Node main thread or worker_thread): the JS
-// classes we construct from C++.
+// classes we construct from C++ and the tensors JS holds handles to.
 // No statics hold Napi references; this object is freed with the environment.
 #pragma once
 #include <napi.h>
@@ -7,10 +7,12 @@
 #include <map>
 #include <string>
 
+#include "tensor.h"
+
 namespace bt {
 
 struct InstanceData {
-  Napi::FunctionReference tensor_ctor;
+  TensorTable tensors;
   Napi::FunctionReference model_ctor;
   Napi::FunctionReference process_group_ctor;
   Napi::ThreadSafeFunction channel;  // worker.cc: finished workers back to this thread

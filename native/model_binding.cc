@@ -55,8 +55,8 @@ torch::Tensor Field(const Napi::Object& o, const char* key, const std::vector<in
   Napi::Value v = o.Get(key);
   if (v.IsUndefined() || v.IsNull()) return {};
   torch::Tensor t;
-  if (TensorWrap::IsTensor(v)) {
-    t = TensorWrap::From(v, key);
+  if (v.IsNumber()) {  // a tensor handle
+    t = handles::From(v, key);
   } else if (v.IsTypedArray()) {
     auto arr = v.As<Napi::TypedArray>();
     int64_t n = arr.ElementLength(), B = bt_shape[0], T = bt_shape[1];
@@ -88,8 +88,8 @@ bert::Batch ParseBatch(const Napi::Value& v, int64_t num_labels) {
   auto o = v.As<Napi::Object>();
   std::vector<int64_t> shape;
   Napi::Value ids = o.Get("inputIds");
-  if (TensorWrap::IsTensor(ids)) {
-    auto sizes = TensorWrap::From(ids, "batch.inputIds").sizes();
+  if (ids.IsNumber()) {  // a tensor handle
+    auto sizes = handles::From(ids, "batch.inputIds").sizes();
     if (sizes.size() != 2) ThrowRange("Expected a (batch, sequence) tensor for batch.inputIds but received shape " + c10::str(sizes));
     shape = {sizes[0], sizes[1]};
   } else {
@@ -109,7 +109,7 @@ bert::Batch ParseBatch(const Napi::Value& v, int64_t num_labels) {
 
 Napi::Object StateToJs(Napi::Env env, const std::vector<std::pair<std::string, torch::Tensor>>& items) {
   auto out = Napi::Object::New(env);
-  for (const auto& [name, t] : items) out.Set(name, TensorWrap::Wrap(env, t.detach()));
+  for (const auto& [name, t] : items) out.Set(name, handles::Wrap(env, t.detach()));
   return out;
 }
 
@@ -119,7 +119,7 @@ std::map<std::string, torch::Tensor> StateFromJs(const Napi::Value& v, const cha
   std::map<std::string, torch::Tensor> out;
   for (const auto& kv : o.GetPropertyNames().As<Napi::Array>()) {
     std::string key = static_cast<Napi::Value>(kv.second).As<Napi::String>().Utf8Value();
-    out[key] = TensorWrap::From(o.Get(key), key.c_str());
+    out[key] = handles::From(o.Get(key), key.c_str());
   }
   return out;
 }
@@ -153,14 +153,14 @@ class ForwardWorker : public ModelWorker {
   void Run() override { out_ = R().Forward(batch_, opts_); }
   Napi::Value Resolve(Napi::Env env) override {
     auto o = Napi::Object::New(env);
-    o.Set("logits", TensorWrap::Wrap(env, out_.logits));
-    if (out_.loss.defined()) o.Set("loss", TensorWrap::Wrap(env, out_.loss));
-    if (out_.pooler_output.defined()) o.Set("poolerOutput", TensorWrap::Wrap(env, out_.pooler_output));
+    o.Set("logits", handles::Wrap(env, out_.logits));
+    if (out_.loss.defined()) o.Set("loss", handles::Wrap(env, out_.loss));
+    if (out_.pooler_output.defined()) o.Set("poolerOutput", handles::Wrap(env, out_.pooler_output));
     if (out_.seq_relationship_logits.defined())
-      o.Set("seqRelationshipLogits", TensorWrap::Wrap(env, out_.seq_relationship_logits));
+      o.Set("seqRelationshipLogits", handles::Wrap(env, out_.seq_relationship_logits));
     auto list = [&](const std::vector<torch::Tensor>& v) {
       auto a = Napi::Array::New(env, v.size());
-      for (size_t i = 0; i < v.size(); i++) a.Set(i, TensorWrap::Wrap(env, v[i]));
+      for (size_t i = 0; i < v.size(); i++) a.Set(i, handles::Wrap(env, v[i]));
       return a;
     };
     if (opts_.output_hidden_states) o.Set("hiddenStates", list(out_.hidden_states));
@@ -379,8 +379,8 @@ Napi::Value ModelWrap::OptimizerState(Info info) {
     auto m = Napi::Object::New(env), v = Napi::Object::New(env);
     for (auto& p : opt->params()) {
       if (!p.exp_avg.defined()) continue;
-      m.Set(p.name, TensorWrap::Wrap(env, p.exp_avg));
-      v.Set(p.name, TensorWrap::Wrap(env, p.exp_avg_sq));
+      m.Set(p.name, handles::Wrap(env, p.exp_avg));
+      v.Set(p.name, handles::Wrap(env, p.exp_avg_sq));
     }
     o.Set("expAvg", m);
     o.Set("expAvgSq", v);

@@ -1,8 +1,10 @@
 #include "tensor.h"
 
 #include <atomic>
+#include <cmath>
 #include <sstream>
 
+#include "args.h"
 #include "convert.h"
 #include "errors.h"
 #include "instance.h"
@@ -10,137 +12,105 @@
 
 namespace bt {
 
-// Process-wide, not per-env: finalizers may run after instance data is gone.
-std::atomic<int64_t> g_live_tensors{0};
-constexpr size_t kReportBytes = 16384;
-// Type tags identify our wrappers in one call, cheaper than instanceof's
-// prototype walk on every op argument.
-static const napi_type_tag kTensorTag = {0x6274746f72636831ULL, 0x54656e736f723031ULL};
+// Process-wide, not per-env: a count over all environments.
+static std::atomic<int64_t> g_live_tensors{0};
+static constexpr size_t kReportBytes = 16384;
+static constexpr double kSlotSpan = 16777216.0;  // 2^24 slots
+static constexpr uint32_t kMaxGen = (1u << 28) - 1;  // (gen * 2 + 1) * 2^24 + slot < 2^53
 
 int64_t LiveTensors() { return g_live_tensors.load(); }
 
-Napi::Function TensorWrap::Init(Napi::Env env) {
-  return DefineClass(env, "Tensor",
-                     {
-                         InstanceMethod<&TensorWrap::Dispose>("dispose"),
-                         InstanceMethod<&TensorWrap::IsDisposed>("isDisposed"),
-                         InstanceMethod<&TensorWrap::Shape>("shape"),
-                         InstanceMethod<&TensorWrap::Dtype>("dtype"),
-                         InstanceMethod<&TensorWrap::Device>("device"),
-                         InstanceMethod<&TensorWrap::Numel>("numel"),
-                         InstanceMethod<&TensorWrap::Item>("item"),
-                         InstanceMethod<&TensorWrap::ToArray>("toArray"),
-                         InstanceMethod<&TensorWrap::Data>("data"),
-                         InstanceMethod<&TensorWrap::To>("to"),
-                         InstanceMethod<&TensorWrap::GetRequiresGrad>("requiresGrad"),
-                         InstanceMethod<&TensorWrap::SetRequiresGrad>("setRequiresGrad"),
-                         InstanceMethod<&TensorWrap::Grad>("grad"),
-                         InstanceMethod<&TensorWrap::Backward>("backward"),
-                         InstanceMethod<&TensorWrap::ZeroGrad>("zeroGrad"),
-                         InstanceMethod<&TensorWrap::ToString>("toString"),
-                     });
+TensorTable::~TensorTable() {
+  // The environment is going away: no external-memory adjustments now.
+  for (auto& s : slots_)
+    if (s.tensor.defined()) g_live_tensors--;
 }
 
-TensorWrap::TensorWrap(const Napi::CallbackInfo& info)
-    : Napi::ObjectWrap<TensorWrap>(info), env_(info.Env()) {}
-
-TensorWrap::~TensorWrap() { Release(); }
-
-Napi::Object TensorWrap::Wrap(Napi::Env env, at::Tensor t) {
-  Napi::Object obj = Instance(env)->tensor_ctor.New({});
-  napi_type_tag_object(env, obj, &kTensorTag);
-  Unwrap(obj)->Set(env, std::move(t));
-  return obj;
-}
-
-bool TensorWrap::IsTensor(const Napi::Value& v) {
-  if (!v.IsObject()) return false;
-  bool tagged = false;
-  napi_check_object_type_tag(v.Env(), v, &kTensorTag, &tagged);
-  return tagged;
-}
-
-TensorWrap* TensorWrap::TryUnwrap(const Napi::Value& v) {
-  return IsTensor(v) ? Unwrap(v.As<Napi::Object>()) : nullptr;
-}
-
-const at::Tensor& TensorWrap::From(const Napi::Value& v, const char* what) {
-  TensorWrap* w = TryUnwrap(v);
-  if (!w) ThrowType(std::string("Expected a Tensor for ") + what);
-  return w->Get();
-}
-
-const at::Tensor& TensorWrap::Get() const {
-  if (!tensor_.defined()) throw CodedError("ERR_DISPOSED", "Tensor was disposed");
-  return tensor_;
-}
-
-void TensorWrap::Set(Napi::Env env, at::Tensor t) {
-  Release();
-  tensor_ = std::move(t);
-  if (!tensor_.defined()) return;
+double TensorTable::Add(Napi::Env env, at::Tensor t) {
+  TORCH_CHECK(t.defined(), "internal: a handle on an undefined tensor");
+  uint32_t i;
+  if (!free_.empty()) {
+    i = free_.back();
+    free_.pop_back();
+  } else {
+    if (slots_.size() >= static_cast<size_t>(kSlotSpan))
+      throw CodedError("ERR_TOO_MANY_TENSORS", "more than 2^24 tensors are alive: dispose() or tidy() the ones you no longer use");
+    i = static_cast<uint32_t>(slots_.size());
+    slots_.emplace_back();
+  }
+  Slot& s = slots_[i];
+  s.tensor = std::move(t);
   g_live_tensors++;
   // Only buffers worth a GC are reported: the call costs more than a tiny op.
-  if (tensor_.device().is_cpu() && tensor_.has_storage() && tensor_.storage().nbytes() >= kReportBytes) {
-    external_bytes_ = static_cast<int64_t>(tensor_.storage().nbytes());
-    Napi::MemoryManagement::AdjustExternalMemory(env, external_bytes_);
+  if (s.tensor.device().is_cpu() && s.tensor.has_storage() && s.tensor.storage().nbytes() >= kReportBytes) {
+    s.external_bytes = static_cast<int64_t>(s.tensor.storage().nbytes());
+    Napi::MemoryManagement::AdjustExternalMemory(env, s.external_bytes);
   }
+  double tag = static_cast<double>(s.gen) * 2 + (s.external_bytes ? 1 : 0);
+  return tag * kSlotSpan + i;
 }
 
-// Safe from the finalizer: no JS calls, only V8's external-memory counter.
-void TensorWrap::Release() {
-  if (!tensor_.defined()) return;
-  tensor_.reset();
+at::Tensor* TensorTable::Find(double h, bool* disposed) {
+  if (disposed) *disposed = false;
+  if (!(h >= kSlotSpan) || h != std::floor(h) || h >= 9007199254740992.0) return nullptr;
+  auto tag = static_cast<uint64_t>(h / kSlotSpan);
+  auto i = static_cast<uint64_t>(h - static_cast<double>(tag) * kSlotSpan);
+  uint64_t gen = tag >> 1;
+  if (i >= slots_.size()) return nullptr;
+  Slot& s = slots_[i];
+  if (s.gen != gen || !s.tensor.defined() || (tag & 1) != (s.external_bytes ? 1u : 0u)) {
+    // An older generation of this slot: a handle that was freed.
+    if (disposed) *disposed = gen < s.gen || (gen == s.gen && !s.tensor.defined());
+    return nullptr;
+  }
+  return &s.tensor;
+}
+
+bool TensorTable::Release(Napi::Env env, double h) {
+  if (!Find(h)) return false;
+  auto i = static_cast<uint32_t>(h - std::floor(h / kSlotSpan) * kSlotSpan);
+  Slot& s = slots_[i];
+  s.tensor.reset();
   g_live_tensors--;
-  if (external_bytes_) {
-    Napi::MemoryManagement::AdjustExternalMemory(env_, -external_bytes_);
-    external_bytes_ = 0;
+  if (s.external_bytes) {
+    Napi::MemoryManagement::AdjustExternalMemory(env, -s.external_bytes);
+    s.external_bytes = 0;
   }
+  // Wrapping the generation back to 1 after 2^28 reuses of one slot is safe
+  // here: lib/tensor.ts unregisters a disposed Tensor from its finalizer, so
+  // no stale handle is ever released later.
+  s.gen = s.gen == kMaxGen ? 1 : s.gen + 1;
+  free_.push_back(i);
+  return true;
 }
 
-Napi::Value TensorWrap::Dispose(const Napi::CallbackInfo& info) {
-  Release();
-  return info.Env().Undefined();
+namespace handles {
+
+Napi::Value Wrap(Napi::Env env, at::Tensor t) {
+  return Napi::Number::New(env, Instance(env)->tensors.Add(env, std::move(t)));
 }
 
-Napi::Value TensorWrap::IsDisposed(const Napi::CallbackInfo& info) {
-  return Napi::Boolean::New(info.Env(), !tensor_.defined());
+bool IsTensor(const Napi::Value& v) {
+  return v.IsNumber() && Instance(v.Env())->tensors.Find(v.As<Napi::Number>().DoubleValue()) != nullptr;
 }
 
-Napi::Value TensorWrap::Shape(const Napi::CallbackInfo& info) {
-  return Guard(info.Env(), [&] { return FromIntList(info.Env(), Get().sizes()); });
+at::Tensor& From(const Napi::Value& v, const char* what) {
+  if (v.IsNumber()) {
+    bool disposed = false;
+    at::Tensor* t = Instance(v.Env())->tensors.Find(v.As<Napi::Number>().DoubleValue(), &disposed);
+    if (t) return *t;
+    if (disposed) throw CodedError("ERR_DISPOSED", std::string("Tensor was disposed (") + what + ")");
+  }
+  args::Bad("a Tensor", what, v);
 }
 
-Napi::Value TensorWrap::Dtype(const Napi::CallbackInfo& info) {
-  return Guard(info.Env(), [&] { return Napi::String::New(info.Env(), DtypeName(Get().scalar_type())); });
-}
-
-Napi::Value TensorWrap::Device(const Napi::CallbackInfo& info) {
-  return Guard(info.Env(), [&] { return Napi::String::New(info.Env(), DeviceName(Get().device())); });
-}
-
-Napi::Value TensorWrap::Numel(const Napi::CallbackInfo& info) {
-  return Guard(info.Env(), [&] { return Napi::Number::New(info.Env(), static_cast<double>(Get().numel())); });
-}
-
-Napi::Value TensorWrap::Item(const Napi::CallbackInfo& info) {
-  return Guard(info.Env(), [&]() -> Napi::Value {
-    const auto& t = Get();
-    if (t.numel() != 1)
-      ThrowRange("Expected a tensor with one element for item() but received shape " +
-                 c10::str(t.sizes()));
-    auto s = t.item();
-    if (t.scalar_type() == at::kLong) return Napi::BigInt::New(info.Env(), s.toLong());
-    if (t.scalar_type() == at::kBool) return Napi::Boolean::New(info.Env(), s.toBool());
-    return Napi::Number::New(info.Env(), s.toDouble());
-  });
-}
-
-Napi::Value TensorWrap::ToArray(const Napi::CallbackInfo& info) {
-  return Guard(info.Env(), [&] { return TypedArrayFromTensor(info.Env(), Get()); });
-}
+}  // namespace handles
 
 namespace {
+using Info = const Napi::CallbackInfo&;
+
+at::Tensor& Self(Info info) { return handles::From(info[0], "self"); }
+
 // Copies a tensor to the host off the JS thread (a GPU sync can take a while).
 class DataWorker : public PromiseWorker {
  public:
@@ -151,71 +121,79 @@ class DataWorker : public PromiseWorker {
  private:
   at::Tensor src_, host_;
 };
-}  // namespace
 
-Napi::Value TensorWrap::Data(const Napi::CallbackInfo& info) {
-  return Guard(info.Env(), [&] { return (new DataWorker(info.Env(), Get()))->Start(); });
+Napi::Value Item(Info info) {
+  const auto& t = Self(info);
+  if (t.numel() != 1)
+    ThrowRange("Expected a tensor with one element for item() but received shape " + c10::str(t.sizes()));
+  auto s = t.item();
+  if (t.scalar_type() == at::kLong) return Napi::BigInt::New(info.Env(), s.toLong());
+  if (t.scalar_type() == at::kBool) return Napi::Boolean::New(info.Env(), s.toBool());
+  return Napi::Number::New(info.Env(), s.toDouble());
 }
 
 // to(device | dtype): a string that names a dtype is a dtype, else a device.
-Napi::Value TensorWrap::To(const Napi::CallbackInfo& info) {
-  return Guard(info.Env(), [&] {
-    const auto& t = Get();
-    if (!info[0].IsString()) ThrowType("Expected a device or dtype string for to()");
-    std::string s = info[0].As<Napi::String>().Utf8Value();
-    bool is_device = s == "cpu" || s.rfind("cuda", 0) == 0;
-    at::Tensor out = is_device ? t.to(ParseDevice(s, "to()")) : t.to(ParseDtype(s, "to()"));
-    return Wrap(info.Env(), out);
-  });
+Napi::Value To(Info info) {
+  const auto& t = Self(info);
+  std::string s = args::String(info, 1, "target");
+  bool is_device = s == "cpu" || s.rfind("cuda", 0) == 0;
+  at::Tensor out = is_device ? t.to(ParseDevice(s, "to()")) : t.to(ParseDtype(s, "to()"));
+  return handles::Wrap(info.Env(), out);
 }
 
-Napi::Value TensorWrap::GetRequiresGrad(const Napi::CallbackInfo& info) {
-  return Guard(info.Env(), [&] { return Napi::Boolean::New(info.Env(), Get().requires_grad()); });
+Napi::Value Backward(Info info) {
+  const auto& t = Self(info);
+  at::Tensor grad;
+  if (!info[1].IsUndefined() && !info[1].IsNull()) grad = handles::From(info[1], "gradient");
+  t.backward(grad, args::BoolOr(info, 2, "retainGraph", false));
+  return info.Env().Undefined();
 }
 
-Napi::Value TensorWrap::SetRequiresGrad(const Napi::CallbackInfo& info) {
-  return Guard(info.Env(), [&] {
-    if (!info[0].IsBoolean()) ThrowType("Expected a boolean for requiresGrad");
-    tensor_ = Get();  // copy before mutating the autograd meta
-    tensor_.set_requires_grad(info[0].As<Napi::Boolean>().Value());
-    return info.This();
-  });
-}
-
-Napi::Value TensorWrap::Grad(const Napi::CallbackInfo& info) {
-  return Guard(info.Env(), [&]() -> Napi::Value {
-    const auto& g = Get().grad();
-    if (!g.defined()) return info.Env().Null();
-    return Wrap(info.Env(), g);
-  });
-}
-
-Napi::Value TensorWrap::Backward(const Napi::CallbackInfo& info) {
-  return Guard(info.Env(), [&] {
-    const auto& t = Get();
-    at::Tensor grad;
-    if (info.Length() > 0 && !info[0].IsUndefined() && !info[0].IsNull())
-      grad = From(info[0], "gradient");
-    bool retain = info.Length() > 1 && info[1].IsBoolean() && info[1].As<Napi::Boolean>().Value();
-    t.backward(grad, retain);
-    return info.Env().Undefined();
-  });
-}
-
-Napi::Value TensorWrap::ZeroGrad(const Napi::CallbackInfo& info) {
-  return Guard(info.Env(), [&] {
-    auto& g = Get().mutable_grad();
-    g.reset();
-    return info.Env().Undefined();
-  });
-}
-
-Napi::Value TensorWrap::ToString(const Napi::CallbackInfo& info) {
-  if (!tensor_.defined()) return Napi::String::New(info.Env(), "Tensor(disposed)");
+Napi::Value Describe(Info info) {
+  const auto& t = Self(info);
   std::ostringstream os;
-  os << "Tensor(shape=" << tensor_.sizes() << ", dtype=" << DtypeName(tensor_.scalar_type())
-     << ", device=" << tensor_.device() << ")";
+  os << "Tensor(shape=" << t.sizes() << ", dtype=" << DtypeName(t.scalar_type()) << ", device=" << t.device() << ")";
   return Napi::String::New(info.Env(), os.str());
+}
+}  // namespace
+
+void RegisterTensor(Napi::Env env, Napi::Object exports) {
+  auto def = [&](const char* name, Napi::Value (*fn)(Info)) {
+    exports.Set(name, Napi::Function::New(env, [fn](Info info) { return Guard(info.Env(), [&] { return fn(info); }); }, name));
+  };
+  // dispose: frees now; false when the handle was not live (idempotent from JS).
+  def("dispose", [](Info i) -> Napi::Value {
+    if (!i[0].IsNumber()) args::Bad("a Tensor", "self", i[0]);
+    return Napi::Boolean::New(i.Env(), Instance(i.Env())->tensors.Release(i.Env(), i[0].As<Napi::Number>().DoubleValue()));
+  });
+  def("isDisposed", [](Info i) -> Napi::Value {
+    if (!i[0].IsNumber()) args::Bad("a Tensor", "self", i[0]);
+    return Napi::Boolean::New(i.Env(), !Instance(i.Env())->tensors.Find(i[0].As<Napi::Number>().DoubleValue()));
+  });
+  def("shape", [](Info i) -> Napi::Value { return FromIntList(i.Env(), Self(i).sizes()); });
+  def("dtype", [](Info i) -> Napi::Value { return Napi::String::New(i.Env(), DtypeName(Self(i).scalar_type())); });
+  def("device", [](Info i) -> Napi::Value { return Napi::String::New(i.Env(), DeviceName(Self(i).device())); });
+  def("numel", [](Info i) -> Napi::Value { return Napi::Number::New(i.Env(), static_cast<double>(Self(i).numel())); });
+  def("item", Item);
+  def("toArray", [](Info i) -> Napi::Value { return TypedArrayFromTensor(i.Env(), Self(i)); });
+  def("data", [](Info i) -> Napi::Value { return (new DataWorker(i.Env(), Self(i)))->Start(); });
+  def("to", To);
+  def("requiresGrad", [](Info i) -> Napi::Value { return Napi::Boolean::New(i.Env(), Self(i).requires_grad()); });
+  def("setRequiresGrad", [](Info i) -> Napi::Value {
+    if (!i[1].IsBoolean()) args::Bad("a boolean", "requiresGrad", i[1]);
+    Self(i).set_requires_grad(i[1].As<Napi::Boolean>().Value());
+    return i.Env().Undefined();
+  });
+  def("grad", [](Info i) -> Napi::Value {
+    const auto& g = Self(i).grad();
+    return g.defined() ? handles::Wrap(i.Env(), g) : i.Env().Null();
+  });
+  def("backward", Backward);
+  def("zeroGrad", [](Info i) -> Napi::Value {
+    Self(i).mutable_grad().reset();
+    return i.Env().Undefined();
+  });
+  def("describe", Describe);
 }
 
 }  // namespace bt

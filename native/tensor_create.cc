@@ -49,7 +49,7 @@ Napi::Value FromArray(Info info) {
   auto dtype = ParseDtype(args::String(info, 2, "dtype"));
   at::Tensor t = TensorFromTypedArray(info[0].As<Napi::TypedArray>(), shape, dtype);
   if (!info[3].IsUndefined()) t = t.to(ParseDevice(args::String(info, 3, "device")));
-  return TensorWrap::Wrap(info.Env(), t);
+  return handles::Wrap(info.Env(), t);
 }
 
 // Long matmul on a worker thread: the event loop keeps running meanwhile.
@@ -60,7 +60,7 @@ class MatmulWorker : public PromiseWorker {
   void Run() override {
     for (int64_t r = 0; r < repeat_; r++) out_ = at::matmul(a_, b_);
   }
-  Napi::Value Resolve(Napi::Env env) override { return TensorWrap::Wrap(env, out_); }
+  Napi::Value Resolve(Napi::Env env) override { return handles::Wrap(env, out_); }
 
  private:
   at::Tensor a_, b_, out_;
@@ -73,19 +73,19 @@ void RegisterTensorCreate(Napi::Env env, Napi::Object exports) {
     exports.Set(name, Napi::Function::New(env, [fn](Info info) { return Guard(info.Env(), [&] { return fn(info); }); }, name));
   };
   def("fromArray", FromArray);
-  def("zeros", [](Info i) { return TensorWrap::Wrap(i.Env(), at::zeros(args::IntList(i, 0, "shape"), Options(i, 1, 2))); });
-  def("ones", [](Info i) { return TensorWrap::Wrap(i.Env(), at::ones(args::IntList(i, 0, "shape"), Options(i, 1, 2))); });
+  def("zeros", [](Info i) { return handles::Wrap(i.Env(), at::zeros(args::IntList(i, 0, "shape"), Options(i, 1, 2))); });
+  def("ones", [](Info i) { return handles::Wrap(i.Env(), at::ones(args::IntList(i, 0, "shape"), Options(i, 1, 2))); });
   def("full", [](Info i) {
-    return TensorWrap::Wrap(i.Env(), at::full(args::IntList(i, 0, "shape"), args::Number(i, 1, "value"), Options(i, 2, 3)));
+    return handles::Wrap(i.Env(), at::full(args::IntList(i, 0, "shape"), args::Number(i, 1, "value"), Options(i, 2, 3)));
   });
   def("arange", [](Info i) {
     double start = args::Number(i, 0, "start"), end = args::Number(i, 1, "end");
     double step = args::NumberOr(i, 2, "step", 1);
     if (step == 0) ThrowRange("Expected a non-zero number for step but received 0");
-    return TensorWrap::Wrap(i.Env(), at::arange(start, end, step, Options(i, 3, 4, at::kLong)));
+    return handles::Wrap(i.Env(), at::arange(start, end, step, Options(i, 3, 4, at::kLong)));
   });
-  def("rand", [](Info i) { return TensorWrap::Wrap(i.Env(), Random(i, false)); });
-  def("randn", [](Info i) { return TensorWrap::Wrap(i.Env(), Random(i, true)); });
+  def("rand", [](Info i) { return handles::Wrap(i.Env(), Random(i, false)); });
+  def("randn", [](Info i) { return handles::Wrap(i.Env(), Random(i, true)); });
   def("manualSeed", [](Info i) {
     int64_t seed = args::Int(i, 0, "seed");
     if (seed < 0) ThrowRange("Expected a non-negative integer for seed but received " + std::to_string(seed));

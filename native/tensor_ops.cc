@@ -18,9 +18,9 @@ namespace {
 using Info = const Napi::CallbackInfo&;
 using Fn = std::function<at::Tensor(Info)>;
 
-Napi::Value Ret(Info info, const at::Tensor& t) { return TensorWrap::Wrap(info.Env(), t); }
+Napi::Value Ret(Info info, const at::Tensor& t) { return handles::Wrap(info.Env(), t); }
 
-at::Tensor Self(Info info) { return args::Tensor(info, 0, "self"); }
+const at::Tensor& Self(Info info) { return args::Tensor(info, 0, "self"); }
 at::Tensor Other(Info info) { return args::TensorOrScalar(info, 1, "other", args::Tensor(info, 0, "self")); }
 
 std::optional<std::vector<int64_t>> OptDims(Info info, size_t i) {

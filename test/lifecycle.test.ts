@@ -1,6 +1,7 @@
 // Ownership of native tensors and models: dispose, tidy, the GC finalizer,
 // external-memory accounting, and queued model calls.
 import test from 'ava';
+import { native } from '../lib/binding.js';
 import { BertForSequenceClassification, liveTensors, ones, randn, tensor, tidy, TorchError, zeros } from '../lib/index.js';
 
 const gc = () => (globalThis as { gc?: () => void }).gc!();
@@ -61,10 +62,39 @@ test.serial('the GC finalizer frees unreachable tensors', async (t) => {
   t.true(liveTensors() <= base + 1, `live ${liveTensors()} vs baseline ${base}`);
 });
 
-// Node-API runs ObjectWrap finalizers from a SetImmediate after the GC (Node 20),
-// so memory dropped inside one synchronous loop comes back when the loop yields
-// to the event loop — as a service does between requests. Synchronous loops
-// should use tidy() or dispose(); this test measures the GC safety net.
+// FinalizationRegistry callbacks run as tasks after the GC, so memory dropped
+// inside one synchronous loop comes back when the loop yields to the event
+// loop — as a service does between requests. Synchronous loops should use
+// tidy() or dispose(); this test measures the GC safety net.
+test.serial('a freed handle stays stale in the raw binding after its slot is reused', (t) => {
+  const x = zeros([3]);
+  const hx = x.handle;
+  x.dispose();
+  const y = ones([2]);  // the freed slot is reused first
+  t.not(y.handle, hx);
+  t.throws(() => native().shape(hx), { instanceOf: TorchError, code: 'ERR_DISPOSED', message: /disposed/ });
+  t.false(native().dispose(hx));
+  t.deepEqual(y.shape, [2]);
+  t.throws(() => native().shape(1), { instanceOf: TypeError, message: /Expected a Tensor for self but received 1/ });
+  t.throws(() => native().add(y.handle, 2.5 as never), { instanceOf: TypeError, message: /for other/ });
+  t.throws(() => native().add(y.handle, [1, 2] as never), { instanceOf: TypeError, message: /scalar boxed as \[x\]/ });
+  y.dispose();
+});
+
+test.serial('the GC finalizer of a disposed tensor never frees the tensor that reused its slot', async (t) => {
+  let x: ReturnType<typeof zeros> | null = zeros([3]);
+  await new Promise((r) => setImmediate(r));  // x outlives its tick: now registered with the finalizer
+  x.dispose();
+  const y = ones([5]);
+  x = null;
+  for (let i = 0; i < 3; i++) {
+    gc();
+    await new Promise((r) => setImmediate(r));
+  }
+  t.deepEqual([...y.toArray()], [1, 1, 1, 1, 1]);
+  y.dispose();
+});
+
 test.serial('creating and dropping 100k tensors of 1 MB keeps RSS bounded', async (t) => {
   const before = process.memoryUsage().rss;
   let peak = before;
