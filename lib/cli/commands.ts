@@ -1,0 +1,13 @@
+import type { Command } from './command.js';
+import { evaluateCommand } from './evaluate.js';
+import { finetuneCommand } from './finetune.js';
+import { predictCommand } from './predict.js';
+import { pretrainCommand } from './pretrain.js';
+
+// In the order --help lists them.
+export const COMMANDS: Record<string, Command> = {
+  pretrain: pretrainCommand,
+  finetune: finetuneCommand,
+  evaluate: evaluateCommand,
+  predict: predictCommand,
+};

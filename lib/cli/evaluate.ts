@@ -1,0 +1,83 @@
+import { classificationCollator, DataLoader, TokenClassificationDataset, tokenClassificationCollator } from '../data/index.js';
+import { classificationReport, formatClassificationReport, multilabelReport, nerReport, reportToDict, type ClassificationReport } from '../metrics/index.js';
+import { numLabelsOf, PreTrainedBert } from '../models/index.js';
+import { labelNames } from '../serve/postprocess.js';
+import { Tokenizer } from '../tokenizer.js';
+import { argmaxRows, Trainer } from '../train/index.js';
+import { classificationData } from './classification-data.js';
+import { mustExist, toDevice, type Command, type Io } from './command.js';
+import { nerTags, regressionMetrics } from './metrics.js';
+import { b, CLS_DATA, COMMON, i, s, type Values } from './options.js';
+
+export const evaluateCommand: Command = {
+  summary: 'Prints the classification report of a model on labeled data (seqeval entity report for NER models).',
+  usage: 'bertorch evaluate --model <dir> --data <file> [options]',
+  options: {
+    model: s('fine-tuned HF folder with tokenizer files', { required: true }),
+    data: s('labeled file: CSV/TSV/JSONL, or CoNLL for a token classifier', { required: true }),
+    ...CLS_DATA,
+    'label-delimiter': s('separator of multi-label labels', { default: ',' }),
+    scheme: s('CoNLL tagging scheme', { default: 'IOB2', choices: ['IOB2', 'IOB1'] }),
+    'batch-size': i('examples per batch', 64),
+    'max-length': i('tokens per example', 128),
+    digits: i('decimal places', 4),
+    json: b('print one JSON object instead of the text report'),
+    ...COMMON,
+  },
+  run: evaluate,
+};
+
+async function evaluate(v: Values, io: Io): Promise<number> {
+  await mustExist(v.model, '--model');
+  await mustExist(v.data, '--data');
+  const tokenizer = await Tokenizer.fromPretrained(v.model);
+  const model = await PreTrainedBert.fromPretrained(v.model);
+  try {
+    toDevice(model, v.device);
+    const names = labelNames(model.config.id2label, numLabelsOf(model.config));
+    const problemType = model.config.problem_type ?? 'single_label_classification';
+    const maxLength = Math.min(v.maxLength, model.config.max_position_embeddings);
+    const trainer = new Trainer(model, { progress: 'none' });
+    let report: ClassificationReport | undefined;
+    let extra: Record<string, number> = {};
+    let loss: number;
+    if (model.architecture === 'BertForTokenClassification') {
+      const data = await TokenClassificationDataset.fromConll(v.data, { scheme: v.scheme, labels: names });
+      const collate = tokenClassificationCollator(tokenizer, { maxLength, labels: names });
+      const p = await trainer.collect(new DataLoader(data, { batchSize: v.batchSize, collate }), { keepAllRows: true });
+      const { yTrue, yPred } = nerTags(p.batches, data, names);
+      report = nerReport(yTrue, yPred, { digits: v.digits, zeroDivision: 0 });
+      loss = p.loss;
+    } else if (model.architecture === 'BertForSequenceClassification') {
+      const data = await classificationData(v.data, v, { labels: names, problemType });
+      const collate = classificationCollator(tokenizer, { maxLength, problemType: data.problemType });
+      const p = await trainer.collect(new DataLoader(data, { batchSize: v.batchSize, collate }), { keepAllRows: true });
+      loss = p.loss;
+      if (problemType === 'regression') extra = regressionMetrics(p.batches);
+      else if (problemType === 'multi_label_classification') {
+        const rows = (key: 'logits' | 'labels') => p.batches.flatMap((bt) => {
+          const L = bt.shape[1];
+          const src = bt[key]!;
+          return Array.from({ length: bt.shape[0] }, (_, r) => Array.from(src.subarray(r * L, (r + 1) * L), (x) => (key === 'logits' ? (x > 0 ? 1 : 0) : x)));
+        });
+        report = multilabelReport(rows('labels'), rows('logits'), { targetNames: names, digits: v.digits, zeroDivision: 0 });
+      } else {
+        const yPred = p.batches.flatMap((bt) => Array.from(argmaxRows(bt.logits, bt.shape[1])));
+        const yTrue = p.batches.flatMap((bt) => Array.from(bt.labels!));
+        report = classificationReport(yTrue, yPred, { labels: names.map((_, k) => k), targetNames: names, digits: v.digits, zeroDivision: 0 });
+      }
+    } else {
+      throw new Error(`${v.model} holds a ${model.architecture}; evaluate takes a sequence or token classifier`);
+    }
+    if (v.json) {
+      io.stdout.write(JSON.stringify({ loss, ...extra, ...(report ? { report: reportToDict(report) } : {}) }) + '\n');
+    } else {
+      io.stdout.write(`loss: ${loss.toFixed(v.digits)}\n`);
+      for (const [k, x] of Object.entries(extra)) io.stdout.write(`${k}: ${x.toFixed(v.digits)}\n`);
+      if (report) io.stdout.write('\n' + formatClassificationReport(report, v.digits));
+    }
+    return 0;
+  } finally {
+    model.dispose();
+  }
+}

@@ -1,0 +1,42 @@
+// The CLI's options as data: each command lists its flags with kind, help and
+// default, and parsing, --config and --help all read the same table.
+
+export type Kind = 'string' | 'int' | 'number' | 'boolean' | 'list';
+export interface Opt { kind: Kind; help: string; default?: unknown; choices?: readonly string[]; required?: boolean }
+export type Opts = Record<string, Opt>;
+export type Values = Record<string, any>;
+
+/** A usage error: exit code 2. */
+export class UsageError extends Error {}
+
+export const s = (help: string, extra: Partial<Opt> = {}): Opt => ({ kind: 'string', help, ...extra });
+export const i = (help: string, def?: number): Opt => ({ kind: 'int', help, default: def });
+export const n = (help: string, def?: number): Opt => ({ kind: 'number', help, default: def });
+export const b = (help: string): Opt => ({ kind: 'boolean', help, default: false });
+
+export const COMMON: Opts = {
+  config: s('JSON or YAML file of options (keys as the flags, kebab- or camelCase); flags win'),
+  seed: i('random seed', 42),
+  device: s('cpu, cuda or cuda:N', { default: 'cpu' }),
+  quiet: b('no progress output'),
+};
+export const TRAINING: Opts = {
+  epochs: i('passes over the training data', 3),
+  'max-steps': i('optimizer steps (overrides --epochs)'),
+  'batch-size': i('examples per step', 16),
+  'eval-batch-size': i('examples per evaluation batch', 64),
+  lr: n('peak learning rate', 5e-5),
+  'warmup-ratio': n('share of steps with a linear warmup', 0.1),
+  'weight-decay': n('AdamW weight decay', 0.01),
+  'max-length': i('tokens per example, special tokens included', 128),
+  'logging-steps': i('log every N steps', 50),
+  'eval-steps': i('evaluate every N steps (default: each epoch)'),
+  'save-steps': i('checkpoint every N steps into <out>/checkpoints'),
+  resume: b('continue from the newest checkpoint in <out>/checkpoints'),
+  'run-name': s('write <out>/runs/<name>/metrics.jsonl and report.html'),
+};
+export const CLS_DATA: Opts = {
+  'text-column': s('CSV/TSV column or JSONL field of the text', { default: 'text' }),
+  'text-pair-column': s('column of a second text (sentence pairs)'),
+  'label-column': s('column of the label', { default: 'label' }),
+};

@@ -1,0 +1,91 @@
+import path from 'node:path';
+import { DataLoader, mlmCollator, MlmDataset, prepareCorpus, ShardReader, writeShards } from '../data/index.js';
+import { BertForMaskedLM, PRESETS } from '../models/index.js';
+import { Tokenizer, trainWordPiece } from '../tokenizer.js';
+import { listCheckpoints } from '../train/index.js';
+import { mustExist, say, toDevice, type Command, type Io } from './command.js';
+import { b, COMMON, i, n, s, TRAINING, UsageError, type Values } from './options.js';
+import { finish, fit, makeTrainer, trainerOptions } from './training.js';
+
+export const pretrainCommand: Command = {
+  summary: 'Masked-language-model pretraining on raw text: corpus cleaning and split, WordPiece training, token shards, Trainer.',
+  usage: 'bertorch pretrain --corpus <file|dir|glob>... --out <dir> [options]',
+  options: {
+    corpus: { kind: 'list', help: 'raw text inputs: .txt (a line each), .jsonl, .csv, .tsv (+ .gz), folders, globs', required: true },
+    out: s('output folder: the HF model + tokenizer, and corpus/, shards/, checkpoints/', { required: true }),
+    model: s('continue pretraining this HF folder (and its tokenizer) instead of a new model'),
+    tokenizer: s('use this tokenizer folder instead of training one'),
+    'vocab-size': i('WordPiece vocabulary size', 8000),
+    'min-frequency': i('least frequency of a merged pair', 2),
+    preset: s('model size (Turc et al. 2019)', { default: 'mini', choices: Object.keys(PRESETS) }),
+    'max-position-embeddings': i('longest input the model will take', 512),
+    'mlm-probability': n('share of tokens masked', 0.15),
+    'whole-word-mask': b('mask whole words'),
+    validation: n('share of the corpus held out to evaluate', 0.01),
+    field: s('JSONL field of the text', { default: 'text' }),
+    column: s('CSV/TSV column of the text', { default: 'text' }),
+    ...TRAINING,
+    epochs: i('passes over the corpus', 1),
+    'batch-size': i('blocks per step', 32),
+    lr: n('peak learning rate', 5e-4),
+    'warmup-ratio': n('share of steps with a linear warmup', 0.06),
+    ...COMMON,
+  },
+  run: pretrain,
+};
+
+async function pretrain(v: Values, io: Io): Promise<number> {
+  const out: string = v.out;
+  for (const [flag, dir] of [['--model', v.model], ['--tokenizer', v.tokenizer]]) await mustExist(dir, flag);
+  const corpusDir = path.join(out, 'corpus');
+  const corpus = await prepareCorpus({ inputs: v.corpus, outDir: corpusDir, field: v.field, column: v.column, split: { validation: v.validation, test: 0 }, seed: String(v.seed) });
+  say(io, v, `corpus: ${corpus.splits.train.examples} training and ${corpus.splits.validation.examples} validation texts (${corpus.dropped.duplicates} duplicates dropped)`);
+  if (corpus.splits.train.examples === 0) throw new Error(`no text to pretrain on in ${v.corpus.join(', ')}`);
+  // Resuming continues with the tokenizer the checkpoint was trained with.
+  const newest = v.resume ? (await listCheckpoints(path.join(out, 'checkpoints'))).at(-1)?.dir : undefined;
+  const tokenizerFrom = v.tokenizer ?? v.model ?? newest;
+  const tokenizer = tokenizerFrom
+    ? await Tokenizer.fromPretrained(tokenizerFrom)
+    : await trainWordPiece({ files: [corpus.splits.train.path], vocabSize: v.vocabSize, minFrequency: v.minFrequency });
+  say(io, v, `tokenizer: ${tokenizer.vocabSize} WordPiece tokens${tokenizerFrom ? ` from ${tokenizerFrom}` : ''}`);
+  const shards = async (split: 'train' | 'validation') => {
+    const dir = path.join(out, 'shards', split);
+    if (v.resume) {
+      const old = await ShardReader.open(dir, { tokenizer }).catch(() => undefined);
+      if (old) return old;
+    }
+    await writeShards({ files: [corpus.splits[split].path], tokenizer, outDir: dir, progress: false });
+    return ShardReader.open(dir, { tokenizer });
+  };
+  const trainReader = await shards('train');
+  const valReader = corpus.splits.validation.examples > 0 ? await shards('validation') : undefined;
+  try {
+    const blockSize: number = v.maxLength;
+    const masking = { blockSize, tokenizer, seed: v.seed, probability: v.mlmProbability, wholeWord: v.wholeWordMask };
+    const trainSet = new MlmDataset(trainReader, masking);
+    if (trainSet.length === 0) throw new Error(`the corpus holds ${trainReader.meta.numTokens} tokens: fewer than one block of --max-length ${blockSize}`);
+    const collate = mlmCollator({ padId: tokenizer.specialTokenIds.pad });
+    const train = new DataLoader(trainSet, { batchSize: v.batchSize, shuffle: true, seed: v.seed, collate });
+    const valSet = valReader ? new MlmDataset(valReader, masking) : undefined;
+    const val = valSet && valSet.length > 0 ? new DataLoader(valSet, { batchSize: v.evalBatchSize, collate }) : undefined;
+    const model = v.model
+      ? await BertForMaskedLM.fromPretrained(v.model)
+      : BertForMaskedLM.create({
+        ...PRESETS[v.preset as keyof typeof PRESETS], vocab_size: tokenizer.vocabSize, pad_token_id: tokenizer.specialTokenIds.pad,
+        max_position_embeddings: Math.max(v.maxPositionEmbeddings, blockSize),
+      }, { seed: v.seed });
+    try {
+      if (model.config.vocab_size < tokenizer.vocabSize) throw new UsageError(`the model's vocabulary (${model.config.vocab_size}) is smaller than the tokenizer's (${tokenizer.vocabSize})`);
+      toDevice(model, v.device);
+      say(io, v, `MLM pretraining: ${(model.numParameters / 1e6).toFixed(2)}M parameters, ${trainSet.length} blocks of ${blockSize} tokens, batch ${v.batchSize}`);
+      const trainer = makeTrainer(model, trainerOptions(v, out, tokenizer, val !== undefined));
+      const r = await fit(trainer, train, val, v.resume);
+      return await finish(io, v, 'pretrain', model, tokenizer, r);
+    } finally {
+      model.dispose();
+    }
+  } finally {
+    trainReader.close();
+    valReader?.close();
+  }
+}
