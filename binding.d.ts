@@ -30,6 +30,8 @@ export interface NativeInfo {
   cudaDevices: string[];
   cudnn: string;
   cudaVersion: string;
+  /** c10d backends built in: 'gloo', 'nccl'. */
+  distributedBackends: string[];
   config: string;
 }
 
@@ -41,6 +43,7 @@ export interface Binding {
   setup(errors: Record<string, Function>): void;
   initProcessGroup(o: { backend: string; masterAddr: string; masterPort: number; rank: number; worldSize: number; timeoutMs: number }): Promise<unknown>;
   distAvailable(): boolean;
+  distBackends(): string[];
   info(): NativeInfo;
   cudaAvailable(): boolean;
   cudaSynchronize(): void;

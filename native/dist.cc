@@ -1,14 +1,20 @@
 #include "dist.h"
 
-#ifdef BT_WITH_GLOO
+#include <algorithm>
+
+#ifdef BT_WITH_C10D
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
-#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+
+#include "dist_backends.h"
+#endif
+#ifdef BT_WITH_GLOO
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #endif
 
 namespace bt::dist {
 
-#ifdef BT_WITH_GLOO
+#ifdef BT_WITH_C10D
 class Group {
  public:
   c10::intrusive_ptr<c10d::Store> store;
@@ -24,8 +30,24 @@ class Group {
 
 bool Available() { return true; }
 
+std::vector<std::string> Backends() {
+  std::vector<std::string> out;
+#ifdef BT_WITH_GLOO
+  out.push_back("gloo");
+#endif
+#ifdef BT_WITH_NCCL
+  out.push_back("nccl");
+#endif
+  return out;
+}
+
 std::shared_ptr<Group> Init(const GroupOptions& o) {
-  TORCH_CHECK_VALUE(o.backend == "gloo", "backend '", o.backend, "' is not available in this build (gloo)");
+  auto built = Backends();
+  if (std::find(built.begin(), built.end(), o.backend) == built.end()) {
+    std::string list;
+    for (const auto& b : built) list += (list.empty() ? "" : ", ") + b;
+    TORCH_CHECK_VALUE(false, "backend '", o.backend, "' is not available in this build (built with: ", list, ")");
+  }
   TORCH_CHECK_VALUE(o.world_size >= 1 && o.rank >= 0 && o.rank < o.world_size, "rank ", o.rank,
                     " is not in [0, world_size=", o.world_size, ")");
   TORCH_CHECK_VALUE(o.master_port > 0 && o.master_port < 65536, "master port ", o.master_port, " out of range");
@@ -41,10 +63,18 @@ std::shared_ptr<Group> Init(const GroupOptions& o) {
   so.timeout = o.timeout;
   auto tcp = c10::make_intrusive<c10d::TCPStore>(o.master_addr, so);
   g->store = c10::make_intrusive<c10d::PrefixStore>("bertorch/0", tcp);
+#ifdef BT_WITH_NCCL
+  if (o.backend == "nccl") {
+    g->backend = MakeNccl(g->store, o.rank, o.world_size, o.timeout);
+    return g;
+  }
+#endif
+#ifdef BT_WITH_GLOO
   auto opts = c10d::ProcessGroupGloo::Options::create();
   opts->timeout = o.timeout;
   opts->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(o.master_addr == "localhost" ? "127.0.0.1" : o.master_addr));
   g->backend = c10::make_intrusive<c10d::ProcessGroupGloo>(g->store, o.rank, o.world_size, opts);
+#endif
   return g;
 }
 
@@ -162,9 +192,10 @@ void BroadcastParameters(Group& g, const std::vector<torch::Tensor>& params, int
 
 class Group {};
 bool Available() { return false; }
+std::vector<std::string> Backends() { return {}; }
 [[noreturn]] static void NoDist() {
-  TORCH_CHECK(false, "bertorch was built without torch.distributed (Gloo headers not found at build time: "
-                     "install libgloo-dev and run `npm run build:native`)");
+  TORCH_CHECK(false, "bertorch was built without torch.distributed (neither Gloo's headers nor NCCL's were found at "
+                     "build time: install libgloo-dev and run `npm run build:native`)");
 }
 std::shared_ptr<Group> Init(const GroupOptions&) { NoDist(); }
 int Rank(const Group&) { NoDist(); }

@@ -1,5 +1,5 @@
-// Process groups on libtorch's c10d: TCPStore rendezvous and the Gloo backend
-// (CPU; NCCL would slot in the same way where the libtorch has it). Pure C++.
+// Process groups on libtorch's c10d: TCPStore rendezvous and the Gloo (CPU)
+// or NCCL (CUDA, where the libtorch has it) backend. Pure C++.
 // Lifetime: a Group is shared (shared_ptr) by its JS wrapper, by models that
 // average gradients over it, and by in-flight workers; the last holder frees
 // the store and backend, which closes the connections.
@@ -28,6 +28,7 @@ class Group;
 // Rendezvous and connect; blocks until every rank joined or the timeout.
 std::shared_ptr<Group> Init(const GroupOptions& o);
 bool Available();  // built with a c10d backend
+std::vector<std::string> Backends();  // the backends built in: "gloo", "nccl"
 
 int Rank(const Group& g);
 int WorldSize(const Group& g);

@@ -153,6 +153,12 @@ void RegisterDist(Napi::Env env, Napi::Object exports) {
   exports.Set("ProcessGroup", ctor);
   exports.Set("initProcessGroup", Napi::Function::New(env, InitProcessGroup, "initProcessGroup"));
   exports.Set("distAvailable", Napi::Function::New(env, [](Info i) { return Napi::Boolean::New(i.Env(), dist::Available()); }));
+  exports.Set("distBackends", Napi::Function::New(env, [](Info i) {
+    auto names = dist::Backends();
+    auto a = Napi::Array::New(i.Env(), names.size());
+    for (size_t k = 0; k < names.size(); k++) a.Set(k, names[k]);
+    return a;
+  }));
 }
 
 }  // namespace bt

@@ -1,5 +1,7 @@
 #include "info.h"
 
+#include "dist.h"
+
 #include <ATen/Parallel.h>
 #include <ATen/Version.h>
 #include <ATen/detail/CUDAHooksInterface.h>
@@ -95,6 +97,10 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
     out.Set("cudaBuilt", hooks.hasCUDA() || ConfigField(config, "USE_CUDA=(ON)") == "ON");
     out.Set("cudnn", cuda && hooks.hasCuDNN() ? std::to_string(hooks.versionCuDNN()) : "");
     out.Set("cudaVersion", ConfigField(config, "CUDA_VERSION=([0-9.]+)"));
+    auto backends = dist::Backends();
+    auto dist_list = Napi::Array::New(info.Env(), backends.size());
+    for (size_t i = 0; i < backends.size(); i++) dist_list.Set(i, backends[i]);
+    out.Set("distributedBackends", dist_list);
     out.Set("config", config);
     return out;
   });

@@ -23,6 +23,10 @@ if ! command -v node >/dev/null; then
 fi
 if [ ! -d node_modules/ava ] && [ -f "$bundle/node_modules.tar.xz" ]; then tar -xJf "$bundle/node_modules.tar.xz"; fi
 stamp "node $(node --version)"
+if [ -z "${BERTORCH_GLOO_INCLUDE:-}" ] && [ ! -f /usr/include/gloo/algorithm.h ] && [ -f "$bundle/gloo-include.tar.xz" ]; then
+  mkdir -p /tmp/bt-gloo && tar -C /tmp/bt-gloo -xJf "$bundle/gloo-include.tar.xz"
+  export BERTORCH_GLOO_INCLUDE=/tmp/bt-gloo
+fi
 
 py="${BERTORCH_PYTHON:-python3}"
 export BERTORCH_PYTHON="$py"

@@ -26,10 +26,22 @@ if [ ! -x "$venv/bin/python" ]; then
     fi
   fi
 fi
+# The NCCL backend compiles against CUDA's headers. The CUDA 13 wheels ship
+# them without CCCL's (nv/target); its headers-only wheel (3 MB) fills the gap.
+cccl() {
+  local cuda
+  cuda="$("$venv/bin/python" -c 'import torch; print(torch.version.cuda or "")')"
+  case "$cuda" in
+    13.*) "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "nvidia-cuda-cccl==$cuda.*" \
+            || echo "bertorch: nvidia-cuda-cccl not installed; the addon builds without the NCCL backend" ;;
+  esac
+}
 if "$venv/bin/python" -c "import torch, sys; sys.exit(0 if torch.__version__.split('+')[0] == '$version' else 1)" 2>/dev/null; then
   echo "bertorch: torch $version already in $venv"
+  cccl
   exit 0
 fi
 echo "bertorch: installing torch==$version from PyPI into $venv (about 5 GB with its CUDA libraries)"
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "torch==$version"
+cccl
 "$venv/bin/python" -c "import torch; print('bertorch: torch', torch.__version__, 'at', torch.utils.cmake_prefix_path)"

@@ -1,5 +1,6 @@
 /**
- * Process groups over libtorch's c10d (TCPStore rendezvous, Gloo backend):
+ * Process groups over libtorch's c10d (TCPStore rendezvous; Gloo on CPU
+ * tensors, NCCL on CUDA tensors where the libtorch has it):
  * the same environment contract as torch.distributed (MASTER_ADDR,
  * MASTER_PORT, RANK, WORLD_SIZE, LOCAL_RANK), so scripts run under
  * bertorch-run, torchrun-style launchers, Slurm or Kubernetes alike.
@@ -8,13 +9,18 @@
  */
 import { native } from '../binding.js';
 import { invalidRange, invalidType, withCallSite } from '../errors.js';
-import { Tensor } from '../tensor.js';
+import { Tensor, type Device } from '../tensor.js';
 
 export type ReduceOp = 'sum' | 'avg' | 'max' | 'min' | 'product';
+export type Backend = 'gloo' | 'nccl';
 
 export interface ProcessGroupOptions {
-  /** @default 'gloo' */
-  backend?: 'gloo';
+  /**
+   * 'gloo' reduces CPU tensors; 'nccl' reduces CUDA tensors (one GPU per
+   * process, `cuda:LOCAL_RANK`). See distributedBackends() for this build.
+   * @default 'gloo'
+   */
+  backend?: Backend;
   /** @default env MASTER_ADDR or '127.0.0.1' */
   masterAddr?: string;
   /** @default env MASTER_PORT or 29500 */
@@ -49,14 +55,19 @@ export function distEnv(): { rank: number; worldSize: number; localRank: number;
 export class ProcessGroup {
   readonly rank: number;
   readonly worldSize: number;
+  readonly backend: Backend;
+  /** Where this group's tensors must live: 'cpu' for Gloo, `cuda:LOCAL_RANK` for NCCL. */
+  readonly device: Device;
   /** @internal */
   readonly handle: any;
 
   /** @internal use initProcessGroup() */
-  constructor(handle: any) {
+  constructor(handle: any, backend: Backend = 'gloo', localRank = 0) {
     this.handle = handle;
     this.rank = handle.rank();
     this.worldSize = handle.worldSize();
+    this.backend = backend;
+    this.device = backend === 'nccl' ? `cuda:${localRank}` : 'cpu';
   }
 
   async #run<T>(fn: () => Promise<T>): Promise<T> {
@@ -107,19 +118,25 @@ export async function initProcessGroup(options: ProcessGroupOptions = {}): Promi
     worldSize: options.worldSize ?? env.worldSize,
     timeoutMs: options.timeoutMs ?? 60_000,
   };
+  if (o.backend !== 'gloo' && o.backend !== 'nccl') invalidRange("'gloo' or 'nccl'", 'backend', o.backend);
   if (!Number.isInteger(o.worldSize) || o.worldSize < 1) invalidRange('a positive integer', 'worldSize', o.worldSize);
   if (!Number.isInteger(o.rank) || o.rank < 0 || o.rank >= o.worldSize) invalidRange(`an integer in [0, ${o.worldSize})`, 'rank', o.rank);
   if (!Number.isInteger(o.masterPort) || o.masterPort < 1 || o.masterPort > 65535) invalidRange('a port in [1, 65535]', 'masterPort', o.masterPort);
   if (!Number.isInteger(o.timeoutMs) || o.timeoutMs < 1) invalidRange('a positive integer', 'timeoutMs', o.timeoutMs);
   const site = new Error();
   try {
-    return new ProcessGroup(await native().initProcessGroup(o));
+    return new ProcessGroup(await native().initProcessGroup(o), o.backend, env.localRank);
   } catch (e) {
     throw withCallSite(e, site);
   }
 }
 
-/** True when this build of the addon has torch.distributed (Gloo). */
+/** True when this build of the addon has torch.distributed (Gloo or NCCL). */
 export function distributedAvailable(): boolean {
   return native().distAvailable();
+}
+
+/** The c10d backends this build has: 'gloo' (Gloo's headers found at build time), 'nccl' (a CUDA libtorch and NCCL's headers). */
+export function distributedBackends(): Backend[] {
+  return native().distBackends() as Backend[];
 }

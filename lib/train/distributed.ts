@@ -6,7 +6,7 @@
  * ranks take the same best-model and early-stopping decisions.
  */
 import type { ProcessGroup } from '../distributed/process-group.js';
-import { tensor } from '../tensor.js';
+import { tensor, type Tensor } from '../tensor.js';
 import type { EvalPrediction, PredictionBatch } from './predictions.js';
 
 function pack(batches: PredictionBatch[]): Float64Array {
@@ -41,15 +41,23 @@ function unpack(a: Float64Array): PredictionBatch[] {
 
 /** The EvalPrediction of all ranks' shards, in rank order; loss weighted by each rank's scored terms. */
 export async function gatherPredictions(pg: ProcessGroup, p: EvalPrediction, terms: number): Promise<EvalPrediction> {
-  const local = pack(p.batches);
-  const sums = tensor([Number.isFinite(p.loss) ? p.loss * terms : 0, terms], { dtype: 'float64' });
-  await pg.allReduce(sums, 'sum');
-  const [lossSum, allTerms] = sums.toArray() as Float64Array;
-  const len = tensor([local.length], { dtype: 'float64' });
-  const longest = Math.max(...(await pg.allGather(len)).map((t) => Number(t.item())));
-  const padded = new Float64Array(longest);
-  padded.set(local);
-  const parts = await pg.allGather(tensor(padded, { dtype: 'float64' }));
-  const batches = parts.flatMap((t) => unpack(t.toArray() as Float64Array));
-  return { ...p, batches, loss: allTerms ? lossSum / allTerms : NaN };
+  const made: Tensor[] = [];
+  const on = (t: Tensor) => { made.push(t); return t; };
+  // NCCL reduces CUDA tensors only: the packed arrays travel on the group's device.
+  const f64 = (a: number[] | Float64Array) => on(tensor(a, { dtype: 'float64', device: pg.device }));
+  try {
+    const local = pack(p.batches);
+    const sums = f64([Number.isFinite(p.loss) ? p.loss * terms : 0, terms]);
+    await pg.allReduce(sums, 'sum');
+    const [lossSum, allTerms] = sums.toArray() as Float64Array;
+    const lens = (await pg.allGather(f64([local.length]))).map(on);
+    const longest = Math.max(...lens.map((t) => Number(t.item())));
+    const padded = new Float64Array(longest);
+    padded.set(local);
+    const parts = (await pg.allGather(f64(padded))).map(on);
+    const batches = parts.flatMap((t) => unpack(t.toArray() as Float64Array));
+    return { ...p, batches, loss: allTerms ? lossSum / allTerms : NaN };
+  } finally {
+    for (const t of made) t.dispose();
+  }
 }

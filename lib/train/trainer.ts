@@ -267,7 +267,11 @@ class FitRun {
     this.started = performance.now();
     const warmupSteps = o.warmupSteps || Math.ceil(o.warmupRatio * this.maxSteps);
     // Device and precision before the optimizer: AdamW's state lives with the parameters.
-    const device = o.device === 'auto' ? (info().cudaAvailable ? 'cuda' : 'cpu') : o.device;
+    const pg = o.processGroup;
+    // Under NCCL each rank trains on its own GPU, cuda:LOCAL_RANK.
+    const device = o.device !== 'auto' ? o.device : pg?.backend === 'nccl' ? pg.device : info().cudaAvailable ? 'cuda' : 'cpu';
+    if (pg?.backend === 'nccl' && !device.startsWith('cuda'))
+      invalidRange("a CUDA device with an NCCL process group ('gloo' reduces CPU tensors)", 'device', device);
     if (model.device !== device && !(device === 'cuda' && model.device.startsWith('cuda'))) model.to(device);
     model.autocast((o.bf16 ?? device !== 'cpu') ? 'bfloat16' : null);
     if (o.processGroup) model.setProcessGroup(o.processGroup);
