@@ -114,7 +114,7 @@ export interface NativeModel {
   grads(): Named;
   setGrads(grads: Named): void;
   forward(batch: object, opts?: { outputHiddenStates?: boolean; outputAttentions?: boolean; grad?: boolean }): Promise<Record<string, NativeTensor | NativeTensor[]>>;
-  forwardBackward(batch: object, lossScale?: number): Promise<number>;
+  forwardBackward(batch: object, lossScale?: number, sync?: boolean): Promise<number>;
   trainStep(batch: object, maxGradNorm?: number, skipNonFinite?: boolean): Promise<{ loss: number; gradNorm: number; lr: number; skipped: boolean }>;
   optimizerStep(maxGradNorm?: number): Promise<{ gradNorm: number; lr: number }>;
   configureOptimizer(o: Record<string, unknown>): void;
@@ -126,7 +126,11 @@ export interface NativeModel {
   setProcessGroup(group: unknown, bucketBytes?: number): void;
   broadcastParameters(src?: number): Promise<void>;
   to(device: string, dtype?: string): void;
-  describe(): { numParameters: number; device: string; training: boolean; optimizerStep: number; lr: number };
+  describe(): {
+    numParameters: number; device: string; training: boolean; optimizerStep: number; lr: number;
+    /** With a process group: the overlapped all-reduce's counters (native/reducer.h). */
+    gradReducer?: { buckets: number; reductions: number; launchedInBackward: number };
+  };
   dispose(): void;
 }
 

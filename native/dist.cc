@@ -90,7 +90,8 @@ c10d::ReduceOp ParseOp(const std::string& op) {
   TORCH_CHECK_VALUE(false, "unknown reduce op '", op, "' (sum, avg, max, min, product)");
 }
 
-void Wait(Group& g, const c10::intrusive_ptr<c10d::Work>& w) { w->wait(g.timeout); }
+void Wait(std::chrono::milliseconds timeout, const c10::intrusive_ptr<c10d::Work>& w) { w->wait(timeout); }
+void Wait(Group& g, const c10::intrusive_ptr<c10d::Work>& w) { Wait(g.timeout, w); }
 }  // namespace
 
 void AllReduce(Group& g, std::vector<torch::Tensor>& tensors, const std::string& op) {
@@ -100,6 +101,15 @@ void AllReduce(Group& g, std::vector<torch::Tensor>& tensors, const std::string&
   Wait(g, g.B().allreduce(tensors, o));
   if (op == "avg")
     for (auto& t : tensors) t.div_(g.world);
+}
+
+std::function<void()> AllReduceSumAsync(Group& g, torch::Tensor flat) {
+  std::vector<torch::Tensor> tensors{std::move(flat)};
+  c10d::AllreduceOptions o;
+  o.reduceOp = c10d::ReduceOp::SUM;
+  o.timeout = g.timeout;
+  auto work = g.B().allreduce(tensors, o);
+  return [work, timeout = g.timeout] { Wait(timeout, work); };
 }
 
 void Broadcast(Group& g, std::vector<torch::Tensor>& tensors, int src) {
@@ -205,6 +215,7 @@ void Broadcast(Group&, std::vector<torch::Tensor>&, int) { NoDist(); }
 std::vector<torch::Tensor> AllGather(Group&, const torch::Tensor&) { NoDist(); }
 void Barrier(Group&) { NoDist(); }
 void Destroy(Group&) {}
+std::function<void()> AllReduceSumAsync(Group&, torch::Tensor) { NoDist(); }
 void AverageGradients(Group&, std::vector<torch::Tensor>, int64_t) { NoDist(); }
 void BroadcastParameters(Group&, const std::vector<torch::Tensor>&, int) { NoDist(); }
 #endif

@@ -9,6 +9,7 @@
 #include <torch/torch.h>
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -39,9 +40,15 @@ std::vector<torch::Tensor> AllGather(Group& g, const torch::Tensor& t);
 void Barrier(Group& g);
 void Destroy(Group& g);
 
+// Starts a SUM all-reduce of `flat` in place and returns at once; the returned
+// function waits for it (up to the group's timeout, then DistError). Every rank
+// must start its all-reduces in the same order: Gloo matches them by order.
+std::function<void()> AllReduceSumAsync(Group& g, torch::Tensor flat);
+
 // DDP's gradient averaging: grads are packed into flat buckets of about
 // bucket_bytes (same dtype and device), every bucket's all-reduce is launched
-// before any is awaited, then the averages are copied back.
+// before any is awaited, then the averages are copied back. After backward:
+// the reference for GradReducer (reducer.h), which overlaps it with backward.
 void AverageGradients(Group& g, std::vector<torch::Tensor> params, int64_t bucket_bytes);
 // Copies rank `src`'s parameter values to every rank.
 void BroadcastParameters(Group& g, const std::vector<torch::Tensor>& params, int src);

@@ -95,7 +95,7 @@ bert::Output BertRunner::Forward(const bert::Batch& b, const bert::ForwardOption
   return module_->forward(ToDevice(b), o);
 }
 
-torch::Tensor BertRunner::ForwardBackward(const bert::Batch& b, double loss_scale) {
+torch::Tensor BertRunner::ForwardBackward(const bert::Batch& b, double loss_scale, bool sync) {
   TORCH_CHECK_VALUE(b.labels.defined(), "a training step needs labels");
   torch::AutoGradMode grad(true);
   torch::Tensor loss;
@@ -105,8 +105,39 @@ torch::Tensor BertRunner::ForwardBackward(const bert::Batch& b, double loss_scal
     o.loss_only = true;
     loss = module_->forward(ToDevice(b), o).loss;
   }
-  (loss_scale == 1.0 ? loss : loss * loss_scale).backward();
+  dist::GradReducer* reducer = group_ && sync ? &Reducer() : nullptr;
+  grads_averaged_ = false;
+  if (reducer) reducer->Arm();
+  try {
+    (loss_scale == 1.0 ? loss : loss * loss_scale).backward();
+    if (reducer) reducer->Finish();
+  } catch (...) {
+    if (reducer) reducer->Abandon();
+    throw;
+  }
+  grads_averaged_ = reducer != nullptr;
   return loss.detach();
+}
+
+void BertRunner::SetProcessGroup(std::shared_ptr<dist::Group> group, int64_t bucket_bytes) {
+  reducer_.reset();
+  group_ = std::move(group);
+  bucket_bytes_ = bucket_bytes;
+  grads_averaged_ = false;
+}
+
+dist::GradReducer& BertRunner::Reducer() {
+  if (!reducer_) {
+    std::vector<torch::Tensor> params;
+    for (auto& [_, p] : NamedParameters()) params.push_back(p);
+    reducer_ = std::make_unique<dist::GradReducer>(group_, std::move(params), bucket_bytes_);
+  }
+  return *reducer_;
+}
+
+std::optional<dist::GradReducer::Stats> BertRunner::ReducerStats() const {
+  if (!group_) return std::nullopt;
+  return reducer_ ? reducer_->stats() : dist::GradReducer::Stats{};
 }
 
 void BertRunner::ConfigureOptimizer(const optim::AdamWOptions& o, const optim::ScheduleOptions& s, bool decay_all) {
@@ -122,7 +153,7 @@ void BertRunner::ConfigureOptimizer(const optim::AdamWOptions& o, const optim::S
 StepResult BertRunner::OptimizerStep(double max_grad_norm) {
   TORCH_CHECK(optimizer_, "configureOptimizer() must be called before optimizerStep()");
   StepResult r;
-  if (group_) {
+  if (group_ && !grads_averaged_) {  // grads changed since the last sync backward
     std::vector<torch::Tensor> params;
     for (auto& p : optimizer_->params()) params.push_back(p.param);
     dist::AverageGradients(*group_, params, bucket_bytes_);
@@ -135,7 +166,13 @@ StepResult BertRunner::OptimizerStep(double max_grad_norm) {
 
 StepResult BertRunner::TrainStep(const bert::Batch& b, double max_grad_norm, bool skip_nonfinite) {
   TORCH_CHECK(optimizer_, "configureOptimizer() must be called before trainStep()");
-  double loss = ForwardBackward(b, 1.0).item<double>();
+  double loss;
+  try {
+    loss = ForwardBackward(b, 1.0, /*sync=*/true).item<double>();
+  } catch (...) {
+    ZeroGrad();  // a failed backward leaves partial grads; the next step starts clean
+    throw;
+  }
   if (!std::isfinite(loss)) {
     ZeroGrad();
     TORCH_CHECK_VALUE(skip_nonfinite, "non-finite loss (", loss, ") at optimizer step ", optimizer_->step() + 1);
@@ -159,10 +196,23 @@ void BertRunner::BroadcastParameters(int src) {
 
 void BertRunner::ZeroGrad() {
   for (auto& p : module_->parameters()) p.mutable_grad().reset();  // set_to_none
+  grads_averaged_ = false;
+}
+
+void BertRunner::SetGrads(const std::map<std::string, torch::Tensor>& grads) {
+  for (auto& [n, p] : NamedParameters()) {
+    auto it = grads.find(n);
+    if (it == grads.end()) continue;
+    TORCH_CHECK_VALUE(it->second.sizes() == p.sizes(), "gradient for ", n, " has shape ", it->second.sizes(),
+                      ", parameter has ", p.sizes());
+    p.mutable_grad() = it->second.detach().to(p.options()).clone();
+  }
+  grads_averaged_ = false;
 }
 
 void BertRunner::To(const torch::Device& d, std::optional<torch::ScalarType> dtype) {
   TORCH_CHECK(!optimizer_, "move the model before configureOptimizer(): AdamW state lives on the parameters' device");
+  reducer_.reset();  // set_data may replace the parameters' grad accumulators
   if (dtype) module_->to(d, *dtype);
   else module_->to(d);
   device_ = d;

@@ -16,6 +16,7 @@
 #include "bert.h"
 #include "dist.h"
 #include "optim.h"
+#include "reducer.h"
 
 namespace bt {
 
@@ -40,10 +41,15 @@ class BertRunner {
 
   bert::Output Forward(const bert::Batch& b, const bert::ForwardOptions& o);
   // Adds d(loss * loss_scale)/dparams to the grads; returns the unscaled loss.
-  torch::Tensor ForwardBackward(const bert::Batch& b, double loss_scale);
+  // With a process group and `sync`, the grads are then the average over ranks
+  // (all-reduced during backward); sync = false is DDP's no_sync(), for all
+  // but the last micro-batch of gradient accumulation.
+  torch::Tensor ForwardBackward(const bert::Batch& b, double loss_scale, bool sync = true);
   StepResult OptimizerStep(double max_grad_norm);
   StepResult TrainStep(const bert::Batch& b, double max_grad_norm, bool skip_nonfinite);
   void ZeroGrad();
+  // Copies of `grads` become the named parameters' .grad (others untouched).
+  void SetGrads(const std::map<std::string, torch::Tensor>& grads);
 
   void ConfigureOptimizer(const optim::AdamWOptions& o, const optim::ScheduleOptions& s, bool decay_all);
   optim::AdamW* optimizer() { return optimizer_.get(); }
@@ -52,11 +58,12 @@ class BertRunner {
   // CUDA, bf16 on CPU; nullopt = off. Parameters and AdamW stay float32.
   void SetAutocast(std::optional<torch::ScalarType> dtype) { autocast_ = dtype; }
   std::optional<torch::ScalarType> autocast() const { return autocast_; }
-  // Data-parallel: gradients are averaged over `group` before clipping.
-  void SetProcessGroup(std::shared_ptr<dist::Group> group, int64_t bucket_bytes) {
-    group_ = std::move(group);
-    bucket_bytes_ = bucket_bytes;
-  }
+  // Data-parallel: gradients are averaged over `group` before clipping,
+  // overlapped with the backward of a sync ForwardBackward (GradReducer), or
+  // after it in OptimizerStep when the grads changed since the last sync.
+  void SetProcessGroup(std::shared_ptr<dist::Group> group, int64_t bucket_bytes);
+  // nullopt without a process group; zeros until the first sync backward.
+  std::optional<dist::GradReducer::Stats> ReducerStats() const;
   void BroadcastParameters(int src);
   void SetTraining(bool on) { module_->train(on); }
   bool training() const { return module_->is_training(); }
@@ -68,12 +75,15 @@ class BertRunner {
 
  private:
   std::string HfName(const std::string& name) const;
+  dist::GradReducer& Reducer();  // built on first use, for the current parameters
   bert::BertForTask module_{nullptr};
   std::unique_ptr<optim::AdamW> optimizer_;
   torch::Device device_{torch::kCPU};
   std::optional<torch::ScalarType> autocast_;
   std::shared_ptr<dist::Group> group_;
   int64_t bucket_bytes_ = 25 << 20;
+  std::unique_ptr<dist::GradReducer> reducer_;
+  bool grads_averaged_ = false;  // .grad is the average over ranks as it stands
 };
 
 }  // namespace bt

@@ -177,12 +177,14 @@ class ForwardWorker : public ModelWorker {
 class StepWorker : public ModelWorker {
  public:
   enum Kind { kForwardBackward, kTrainStep, kOptimizerStep };
-  StepWorker(Napi::Env env, std::shared_ptr<RunnerHandle> h, Kind k, bert::Batch b, double a, bool skip)
-      : ModelWorker(env, std::move(h), true), kind_(k), batch_(std::move(b)), arg_(a), skip_(skip) {}
+  // a: lossScale (forwardBackward) or maxGradNorm; flag: sync (forwardBackward)
+  // or skipNonFinite (trainStep).
+  StepWorker(Napi::Env env, std::shared_ptr<RunnerHandle> h, Kind k, bert::Batch b, double a, bool flag)
+      : ModelWorker(env, std::move(h), true), kind_(k), batch_(std::move(b)), arg_(a), flag_(flag) {}
   void Run() override {
     auto& r = R();
-    if (kind_ == kForwardBackward) res_.loss = r.ForwardBackward(batch_, arg_).item<double>();
-    else if (kind_ == kTrainStep) res_ = r.TrainStep(batch_, arg_, skip_);
+    if (kind_ == kForwardBackward) res_.loss = r.ForwardBackward(batch_, arg_, flag_).item<double>();
+    else if (kind_ == kTrainStep) res_ = r.TrainStep(batch_, arg_, flag_);
     else res_ = r.OptimizerStep(arg_);
   }
   Napi::Value Resolve(Napi::Env env) override {
@@ -199,7 +201,7 @@ class StepWorker : public ModelWorker {
   Kind kind_;
   bert::Batch batch_;
   double arg_;
-  bool skip_;
+  bool flag_;
   StepResult res_;
 };
 }  // namespace
@@ -285,14 +287,7 @@ Napi::Value ModelWrap::Grads(Info info) {
 // of the optimizer alone, gradients computed elsewhere).
 Napi::Value ModelWrap::SetGrads(Info info) {
   return Guard(info.Env(), [&] {
-    auto grads = StateFromJs(info[0], "grads");
-    for (auto& [n, p] : Runner().NamedParameters()) {
-      auto it = grads.find(n);
-      if (it == grads.end()) continue;
-      TORCH_CHECK_VALUE(it->second.sizes() == p.sizes(), "gradient for ", n, " has shape ", it->second.sizes(),
-                        ", parameter has ", p.sizes());
-      p.mutable_grad() = it->second.detach().to(p.options()).clone();
-    }
+    Runner().SetGrads(StateFromJs(info[0], "grads"));
     return info.Env().Undefined();
   });
 }
@@ -319,8 +314,9 @@ Napi::Value ModelWrap::ForwardBackward(Info info) {
     auto& r = Runner();
     auto batch = ParseBatch(info[0], r.config().num_labels);
     double scale = args::NumberOr(info, 1, "lossScale", 1.0);
+    bool sync = args::BoolOr(info, 2, "sync", true);
     handle_->busy = true;
-    return (new StepWorker(info.Env(), handle_, StepWorker::kForwardBackward, std::move(batch), scale, false))->Start();
+    return (new StepWorker(info.Env(), handle_, StepWorker::kForwardBackward, std::move(batch), scale, sync))->Start();
   });
 }
 
@@ -495,6 +491,13 @@ Napi::Value ModelWrap::Describe(Info info) {
     o.Set("training", r.training());
     o.Set("optimizerStep", r.optimizer() ? static_cast<double>(r.optimizer()->step()) : 0.0);
     o.Set("lr", r.optimizer() ? r.optimizer()->CurrentLr() : 0.0);
+    if (auto st = r.ReducerStats()) {
+      auto g = Napi::Object::New(info.Env());
+      g.Set("buckets", static_cast<double>(st->buckets));
+      g.Set("reductions", static_cast<double>(st->reductions));
+      g.Set("launchedInBackward", static_cast<double>(st->launched_in_backward));
+      o.Set("gradReducer", g);
+    }
     return o;
   });
 }

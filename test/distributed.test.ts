@@ -6,7 +6,8 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BertForSequenceClassification, distributedAvailable, initProcessGroup } from '../lib/index.js';
+import { freePort } from '../lib/distributed/launcher.js';
+import { BertForSequenceClassification, distributedAvailable, initProcessGroup, TorchError } from '../lib/index.js';
 import { fullBatch, STEPS, TINY } from './helpers/dist-data.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -52,6 +53,29 @@ test('2 processes with batch B reach the same parameters as 1 process with batch
   ref.dispose();
 });
 
+test('the all-reduce overlapped with backward launches buckets before backward returns and matches the post-backward reference', (t) => {
+  const r = run(2, 'overlap');
+  t.is(r.status, 0, r.stdout + r.stderr);
+  const lines = r.stdout.split('\n').filter((l) => l.includes('"rank"')).map((l) => JSON.parse(l.slice(l.indexOf('{'))));
+  t.is(lines.length, 2);
+  for (const l of lines) {
+    t.log(`rank ${l.rank}: ${JSON.stringify(l.stats)}; max parameter difference overlap vs reference ${l.diff.toExponential(2)}, with 2 micro-batches ${l.diffAccum.toExponential(2)}, checkpointed ${l.diffCheckpointed.toExponential(2)}`);
+    const { overlap, overlapAccum, reference, referenceAccum } = l.stats;
+    t.true(overlap.buckets > 4, 'small buckets: many of them');
+    t.is(overlap.reductions, l.steps);
+    t.true(overlap.launchedInBackward > 0, 'some buckets left during backward');
+    t.is(overlapAccum.reductions, l.steps, 'one reduction per window: the micro-batch before the last did not sync');
+    t.true(overlapAccum.launchedInBackward > 0);
+    t.is(reference.reductions, 0);
+    t.is(referenceAccum.reductions, 0);
+    t.true(l.diff <= 1e-6);
+    t.true(l.diffAccum <= 1e-6);
+    t.true(l.diffAccumVsFull <= 1e-5, 'two half micro-batches give the full batch gradient');
+    t.true(l.stats.checkpointed.launchedInBackward > 0, 'hooks also fire in the nested backward of checkpointed layers');
+    t.true(l.diffCheckpointed <= 1e-6);
+  }
+});
+
 test('when a rank dies, the other fails with TorchDistError within the timeout and the launcher exits non-zero', (t) => {
   const r = run(2, 'die');
   t.not(r.status, 0);
@@ -61,6 +85,34 @@ test('when a rank dies, the other fails with TorchDistError within the timeout a
   t.log(`rank 0: ${res.name}: ${res.message} after ${res.ms} ms`);
   t.true(res.dist);
   t.true(res.ms < 10_000);
+});
+
+test('when a rank dies between steps, the next trainStep fails with TorchDistError within the timeout', (t) => {
+  const r = run(2, 'die-train');
+  t.not(r.status, 0);
+  const line = r.stdout.split('\n').find((l) => l.includes('"dist"'));
+  t.truthy(line, r.stdout + r.stderr);
+  const res = JSON.parse(line!.slice(line!.indexOf('{')));
+  t.log(`rank 0: ${res.name}: ${res.message} after ${res.ms} ms`);
+  t.true(res.dist);
+  t.true(res.ms < 10_000);
+});
+
+test('a group destroyed mid-training fails the trainStep from inside backward, and the model trains on without it', async (t) => {
+  const pg = await initProcessGroup({ rank: 0, worldSize: 1, masterPort: await freePort(), timeoutMs: 5000 });
+  const m = BertForSequenceClassification.create(TINY, { seed: 1 }).eval();
+  m.setProcessGroup(pg, { bucketBytes: 4 << 10 });
+  m.configureOptimizer({ lr: 1e-3 });
+  await m.trainStep(fullBatch(0));
+  t.like(m.gradReducerStats, { reductions: 1 });
+  pg.destroy();
+  // The first bucket's hook tries to launch its all-reduce on the destroyed group.
+  await t.throwsAsync(() => m.trainStep(fullBatch(1)), { instanceOf: TorchError, message: /destroyed/ });
+  t.is(m.grads().size, 0, 'the failed step left no partial gradients');
+  m.setProcessGroup(null);
+  t.is(m.gradReducerStats, null);
+  t.true(Number.isFinite((await m.trainStep(fullBatch(2))).loss));
+  m.dispose();
 });
 
 test('a rendezvous nobody joins times out with a clear error', async (t) => {

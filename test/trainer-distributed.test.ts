@@ -30,3 +30,18 @@ test('two ranks train one model: equal weights and metrics, one writer', (t) => 
   t.is(new Set(keys).size, keys.length);
   t.true(keys.length > 0);
 });
+
+test('with gradient accumulation only the last micro-batch of each step all-reduces, and the ranks stay equal', (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'bt-trainer-ddp-accum-'));
+  const r = spawnSync(process.execPath, [path.join(here, '..', 'bin', 'bertorch-run.js'), '--nproc', '2', path.join(here, 'helpers', 'trainer-dist-worker.ts'), path.join(dir, 'out'), path.join(dir, 'runs'), '2'], { encoding: 'utf8', timeout: 180_000 });
+  t.is(r.status, 0, r.stdout + r.stderr);
+  const lines = r.stdout.split('\n').filter((l) => l.includes('"rank"')).map((l) => JSON.parse(l.slice(l.indexOf('{'))));
+  t.is(lines.length, 2);
+  const [a, b] = lines.sort((x, y) => x.rank - y.rank);
+  t.log(`rank 0: ${a.steps} optimizer steps, reducer ${JSON.stringify(a.reducer)}`);
+  t.deepEqual(a.classifierBias, b.classifierBias, 'parameters identical on both ranks');
+  t.deepEqual(a.metrics, b.metrics);
+  t.true(a.steps > 0);
+  t.is(a.reducer.reductions, a.steps, 'one overlapped all-reduce per optimizer step');
+  t.true(a.reducer.launchedInBackward > 0);
+});

@@ -78,6 +78,27 @@ export interface StepOptions {
   skipNonFinite?: boolean;
 }
 
+export interface ForwardBackwardOptions {
+  /**
+   * With a process group: all-reduce the gradients during this backward, so that
+   * afterwards they are the average over ranks. Pass false for every micro-batch
+   * of a gradient-accumulation window but the last (DDP's `no_sync()`);
+   * optimizerStep averages after the fact whenever the last backward did not sync.
+   * @default true
+   */
+  sync?: boolean;
+}
+
+/** Counters of the all-reduce overlapped with backward (data-parallel training). */
+export interface GradReducerStats {
+  /** Flat gradient buckets (about bucketBytes each, in reverse parameter order). */
+  buckets: number;
+  /** Backward passes whose gradients were averaged while they ran. */
+  reductions: number;
+  /** Buckets whose all-reduce was launched before backward returned, all steps together. */
+  launchedInBackward: number;
+}
+
 export interface StepResult {
   loss: number;
   /** Global gradient norm before clipping. */
@@ -253,13 +274,18 @@ export class PreTrainedBert implements Disposable {
   eval(): this { return this.train(false); }
   /**
    * Data-parallel training: gradients are averaged over `group` (bucketed
-   * all-reduce, ~25 MB flat buckets) inside optimizerStep / trainStep, before
-   * clipping. Pass null to detach. Call broadcastParameters() once at start.
+   * all-reduce, ~25 MB flat buckets) before clipping. In trainStep and in a
+   * syncing forwardBackward, each bucket's all-reduce starts during backward as
+   * soon as its gradients are ready (as PyTorch DDP does); optimizerStep averages
+   * after backward when the gradients changed since the last sync. Pass null to
+   * detach. Call broadcastParameters() once at start.
    */
   setProcessGroup(group: { handle: unknown } | null, { bucketBytes = 25 << 20 } = {}): this {
     this.#n.setProcessGroup(group ? group.handle : null, bucketBytes);
     return this;
   }
+  /** With a process group: counters of the overlapped all-reduce; null without one. */
+  get gradReducerStats(): GradReducerStats | null { return this.#n.describe().gradReducer ?? null; }
   /** Copies rank `src`'s parameters to every rank (DDP's start-up broadcast). */
   broadcastParameters(src = 0): Promise<void> {
     return this.#call((m) => m.broadcastParameters(src));
@@ -326,10 +352,17 @@ export class PreTrainedBert implements Disposable {
     return this.#call((m) => m.trainStep(rawBatch(batch), o.maxGradNorm ?? 0, o.skipNonFinite ?? false));
   }
 
-  /** Forward + backward only: adds d(loss * lossScale) to the gradients (gradient accumulation). Resolves to the loss. */
-  forwardBackward(batch: Batch, lossScale = 1): Promise<number> {
-    try { checkBatch(batch); } catch (e) { return Promise.reject(e); }
-    return this.#call((m) => m.forwardBackward(rawBatch(batch), lossScale));
+  /**
+   * Forward + backward only: adds d(loss * lossScale) to the gradients (gradient
+   * accumulation). Resolves to the loss. See ForwardBackwardOptions.sync for
+   * data-parallel training.
+   */
+  forwardBackward(batch: Batch, lossScale = 1, o: ForwardBackwardOptions = {}): Promise<number> {
+    try {
+      checkBatch(batch);
+      if (o.sync !== undefined && typeof o.sync !== 'boolean') invalidType('a boolean', 'sync', o.sync);
+    } catch (e) { return Promise.reject(e); }
+    return this.#call((m) => m.forwardBackward(rawBatch(batch), lossScale, o.sync ?? true));
   }
 
   /** Clip + AdamW + schedule with the accumulated gradients, then zero them. */

@@ -375,11 +375,14 @@ class FitRun {
     const terms = window.map(lossTerms);
     const total = terms.reduce((a, b) => a + b, 0);
     if (total === 0) invalidRange('batches with labels to train on', `the batches of step ${step}`, window.length);
+    // With a process group, only the window's last backward all-reduces (DDP's no_sync for the others).
+    let last = terms.length - 1;
+    while (terms[last] === 0) last--;
     let loss = 0;
     for (let i = 0; i < window.length; i++) {
       if (terms[i] === 0) continue;
       const w = terms[i] / total;
-      const l = await model.forwardBackward(window[i], w);
+      const l = await model.forwardBackward(window[i], w, { sync: i === last });
       if (!Number.isFinite(l)) {
         model.zeroGrad();
         if (!skip) throw new NonFiniteLossError(step, l, epoch);

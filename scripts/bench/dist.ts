@@ -2,7 +2,9 @@
  * torch.distributed on this machine: Gloo all-reduce bandwidth on loopback
  * (2 ranks) and data-parallel scaling of BERT-mini training, 1 process with
  * all cores vs 2 processes with the cores split (bertorch-run sets
- * BERTORCH_NUM_THREADS = cores / nproc). JSON lines.
+ * BERTORCH_NUM_THREADS = cores / nproc), and the 2-process step time with
+ * the all-reduce overlapped with backward (trainStep; 25 MB and 1 MB buckets)
+ * vs after it (forwardBackward without sync + optimizerStep). JSON lines.
  * Usage: tsx scripts/bench/dist.ts            (the driver)
  * Bus bandwidth = 2 (n-1)/n * bytes / time (the NCCL-tests convention).
  */
@@ -13,6 +15,9 @@ import { BertForSequenceClassification, PRESETS, initProcessGroup, zeros } from 
 
 const self = fileURLToPath(import.meta.url);
 const role = process.argv[2] ?? 'driver';
+// train2 trials: how gradients are averaged, and the bucket size.
+const allReduce = (process.argv[3] ?? 'overlapped') as 'overlapped' | 'after-backward';
+const bucketMb = Number(process.argv[4] ?? 25);
 const B = 16, T = 128, STEPS = 6, WARMUP = 2;
 
 function batch(rows: number, seed: number) {
@@ -34,14 +39,26 @@ async function worker() {
     }
   } else {
     const m = BertForSequenceClassification.create({ ...PRESETS.mini, vocab_size: 30522 }, { seed: 1 }).train();
-    if (pg) { m.setProcessGroup(pg); await m.broadcastParameters(0); }
+    if (pg) { m.setProcessGroup(pg, { bucketBytes: bucketMb << 20 }); await m.broadcastParameters(0); }
     m.configureOptimizer({ lr: 1e-4 });
     const rows = B / world;
-    for (let i = 0; i < WARMUP; i++) await m.trainStep(batch(rows, i));
+    const step = async (b: ReturnType<typeof batch>) => {
+      if (allReduce === 'overlapped') return m.trainStep(b);
+      await m.forwardBackward(b, 1, { sync: false });  // the post-backward reference path
+      return m.optimizerStep();
+    };
+    for (let i = 0; i < WARMUP; i++) await step(batch(rows, i));
     const t0 = performance.now();
-    for (let i = 0; i < STEPS; i++) await m.trainStep(batch(rows, 100 + i * world + (pg?.rank ?? 0)));
+    for (let i = 0; i < STEPS; i++) await step(batch(rows, 100 + i * world + (pg?.rank ?? 0)));
     const s = (performance.now() - t0) / 1000;
-    if (!pg || pg.rank === 0) console.log(JSON.stringify({ bench: 'ddp-train', model: 'mini', processes: world, globalBatch: B, seq: T, seqPerS: +((B * STEPS) / s).toFixed(2) }));
+    const reducer = m.gradReducerStats;
+    if (!pg || pg.rank === 0) {
+      console.log(JSON.stringify({
+        bench: 'ddp-train', model: 'mini', processes: world, globalBatch: B, seq: T, seqPerS: +((B * STEPS) / s).toFixed(2),
+        msPerStep: +((s * 1000) / STEPS).toFixed(1),
+        ...(pg ? { allReduce, bucketMb, buckets: reducer?.buckets, launchedInBackward: reducer?.launchedInBackward } : {}),
+      }));
+    }
   }
   pg?.destroy();
 }
@@ -59,10 +76,18 @@ function driver() {
   };
   go([run, '--nproc', '2', self, 'allreduce']);
   go(['--import', 'tsx', self, 'train1']);
-  go([run, '--nproc', '2', self, 'train2']);
+  for (const [mode, mb] of [['overlapped', 25], ['overlapped', 1], ['after-backward', 25]] as const) go([run, '--nproc', '2', self, 'train2', mode, String(mb)]);
   const one = lines.find((l) => l.bench === 'ddp-train' && l.processes === 1);
-  const two = lines.find((l) => l.bench === 'ddp-train' && l.processes === 2);
+  const two = lines.find((l) => l.bench === 'ddp-train' && l.processes === 2 && l.allReduce === 'overlapped' && l.bucketMb === 25);
+  const post = lines.find((l) => l.bench === 'ddp-train' && l.allReduce === 'after-backward');
+  const small = lines.find((l) => l.bench === 'ddp-train' && l.allReduce === 'overlapped' && l.bucketMb === 1);
   if (one && two) console.log(JSON.stringify({ bench: 'ddp-scaling', speedup: +(two.seqPerS / one.seqPerS).toFixed(3), efficiency: +(two.seqPerS / one.seqPerS / 2).toFixed(3), note: 'same 2 cores split between the ranks' }));
+  if (two && post && small) {
+    console.log(JSON.stringify({
+      bench: 'ddp-overlap', afterBackwardMs: post.msPerStep, overlapped25MbMs: two.msPerStep, overlapped1MbMs: small.msPerStep,
+      ratio25Mb: +(post.msPerStep / two.msPerStep).toFixed(3), ratio1Mb: +(post.msPerStep / small.msPerStep).toFixed(3), note: 'ratio > 1: overlapping is faster',
+    }));
+  }
 }
 
 if (role === 'driver') driver(); else await worker();
