@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../lib/distributed/launcher.js';
-import { BertForSequenceClassification, distributedAvailable, initProcessGroup, TorchError } from '../lib/index.js';
+import { BertForSequenceClassification, distributedAvailable, distributedBackends, info, initProcessGroup, TorchError } from '../lib/index.js';
 import { fullBatch, STEPS, TINY } from './helpers/dist-data.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -18,8 +18,18 @@ function run(nproc: number, ...args: string[]) {
   return spawnSync(process.execPath, [RUN, '--nproc', String(nproc), WORKER, ...args], { encoding: 'utf8', timeout: 120_000 });
 }
 
-test('this build has torch.distributed with Gloo', (t) => {
+test('this build has torch.distributed with Gloo, and NCCL where the libtorch has CUDA', (t) => {
   t.true(distributedAvailable());
+  t.true(distributedBackends().includes('gloo'));
+  t.deepEqual(info().distributedBackends, distributedBackends());
+  if (info().cudaBuilt) t.log(`backends: ${distributedBackends().join(', ')}`);
+});
+
+test('an NCCL group without a GPU, or an unknown backend, is refused with a clear error', async (t) => {
+  await t.throwsAsync(() => initProcessGroup({ backend: 'mpi' as never, worldSize: 1, rank: 0 }), { instanceOf: RangeError, message: /'gloo' or 'nccl' for backend/ });
+  if (!distributedBackends().includes('nccl') || info().cudaAvailable) return t.pass();
+  const masterPort = await freePort();
+  await t.throwsAsync(() => initProcessGroup({ backend: 'nccl', worldSize: 1, rank: 0, masterPort, timeoutMs: 5000 }), { instanceOf: TorchError, message: /'nccl' needs a CUDA device/ });
 });
 
 test('allReduce, broadcast, allGather and barrier agree across two processes', (t) => {
