@@ -150,40 +150,63 @@ void BertRunner::ConfigureOptimizer(const optim::AdamWOptions& o, const optim::S
   optimizer_ = std::make_unique<optim::AdamW>(std::move(params), o, s);
 }
 
-StepResult BertRunner::OptimizerStep(double max_grad_norm) {
-  TORCH_CHECK(optimizer_, "configureOptimizer() must be called before optimizerStep()");
-  StepResult r;
+torch::Tensor BertRunner::ReduceAndClip(double max_grad_norm) {
   if (group_ && !grads_averaged_) {  // grads changed since the last sync backward
     std::vector<torch::Tensor> params;
     for (auto& p : optimizer_->params()) params.push_back(p.param);
     dist::AverageGradients(*group_, params, bucket_bytes_);
   }
-  r.grad_norm = optim::ClipGradNorm(optimizer_->params(), max_grad_norm);
+  return optim::ClipGradNorm(optimizer_->params(), max_grad_norm);
+}
+
+StepResult BertRunner::OptimizerStep(double max_grad_norm) {
+  TORCH_CHECK(optimizer_, "configureOptimizer() must be called before optimizerStep()");
+  StepResult r;
+  auto norm = ReduceAndClip(max_grad_norm);
   r.lr = optimizer_->Step();
   ZeroGrad();
+  r.grad_norm = norm.item<double>();
   return r;
 }
 
 StepResult BertRunner::TrainStep(const bert::Batch& b, double max_grad_norm, bool skip_nonfinite) {
   TORCH_CHECK(optimizer_, "configureOptimizer() must be called before trainStep()");
-  double loss;
+  torch::Tensor loss;
   try {
-    loss = ForwardBackward(b, 1.0, /*sync=*/true).item<double>();
+    loss = ForwardBackward(b, 1.0, /*sync=*/true);
   } catch (...) {
     ZeroGrad();  // a failed backward leaves partial grads; the next step starts clean
     throw;
   }
-  if (!std::isfinite(loss)) {
+  StepResult r;
+  if (optimizer_->Fuses()) {
+    // The whole step is queued before the host reads anything: a non-finite
+    // loss gates the fused update on the device (found_inf), and loss and
+    // grad norm come back in one copy at the end.
+    torch::NoGradGuard no_grad;
+    auto found_inf = loss.detach().isfinite().logical_not().to(torch::kFloat).reshape({1});
+    auto norm = ReduceAndClip(max_grad_norm);
+    r.lr = optimizer_->Step(found_inf);
     ZeroGrad();
-    TORCH_CHECK_VALUE(skip_nonfinite, "non-finite loss (", loss, ") at optimizer step ", optimizer_->step() + 1);
-    StepResult r;
-    r.loss = loss;
-    r.skipped = true;
+    auto host = torch::stack({loss.detach().to(torch::kFloat).reshape({}), norm.to(torch::kFloat)}).cpu();
+    r.loss = host[0].item<double>();
+    r.grad_norm = host[1].item<double>();
+    if (std::isfinite(r.loss)) return r;
+    optimizer_->Unstep();  // the kernel skipped the update
     r.lr = optimizer_->CurrentLr();
-    return r;
+  } else {
+    r.loss = loss.item<double>();
+    if (std::isfinite(r.loss)) {
+      StepResult s = OptimizerStep(max_grad_norm);
+      s.loss = r.loss;
+      return s;
+    }
+    ZeroGrad();
+    r.lr = optimizer_->CurrentLr();
   }
-  StepResult r = OptimizerStep(max_grad_norm);
-  r.loss = loss;
+  TORCH_CHECK_VALUE(skip_nonfinite, "non-finite loss (", r.loss, ") at optimizer step ", optimizer_->step() + 1);
+  r.skipped = true;
+  r.grad_norm = 0;
   return r;
 }
 

@@ -46,6 +46,8 @@ class BertRunner {
   // but the last micro-batch of gradient accumulation.
   torch::Tensor ForwardBackward(const bert::Batch& b, double loss_scale, bool sync = true);
   StepResult OptimizerStep(double max_grad_norm);
+  // Averages grads over the group when backward did not, then clips; the norm stays on device.
+  torch::Tensor ReduceAndClip(double max_grad_norm);
   StepResult TrainStep(const bert::Batch& b, double max_grad_norm, bool skip_nonfinite);
   void ZeroGrad();
   // Copies of `grads` become the named parameters' .grad (others untouched).

@@ -31,7 +31,12 @@ AdamW::AdamW(std::vector<ParamState> params, AdamWOptions opts, ScheduleOptions 
 
 double AdamW::CurrentLr() const { return opts_.lr * ScheduleFactor(sched_, step_); }
 
-double AdamW::Step() {
+bool AdamW::Fuses() const {
+  return opts_.impl != "reference" && !params_.empty() && params_.front().param.is_cuda();
+}
+
+double AdamW::Step(const torch::Tensor& found_inf) {
+  TORCH_CHECK(!found_inf.defined() || Fuses(), "internal: found_inf needs the fused AdamW");
   torch::NoGradGuard no_grad;
   double lr = CurrentLr();
   step_++;
@@ -40,7 +45,7 @@ double AdamW::Step() {
     p.exp_avg = torch::zeros_like(p.param, at::MemoryFormat::Preserve);
     p.exp_avg_sq = torch::zeros_like(p.param, at::MemoryFormat::Preserve);
   }
-  bool fused = opts_.impl != "reference" && StepFused(lr);
+  bool fused = opts_.impl != "reference" && StepFused(lr, found_inf);
   TORCH_CHECK_VALUE(fused || opts_.impl != "fused", "fused AdamW is not available for this device / libtorch");
   if (!fused) StepReference(lr);
   return lr;
@@ -69,7 +74,7 @@ void AdamW::StepReference(double lr) {
 
 // libtorch's fused AdamW (one kernel per parameter group and dtype): CUDA
 // since 2.0, CPU since 2.4. Same math; rounding differs in the last bits.
-bool AdamW::StepFused(double lr) {
+bool AdamW::StepFused(double lr, const torch::Tensor& found_inf) {
   if (params_.empty()) return true;
   const auto& first = params_.front().param;
   if (!first.is_cuda()) return false;
@@ -89,24 +94,33 @@ bool AdamW::StepFused(double lr) {
     if (g[0].empty()) continue;
     std::vector<torch::Tensor> steps(g[0].size(), step_tensor_);
     at::_fused_adamw_(g[0], g[1], g[2], g[3], {}, steps, lr, opts_.beta1, opts_.beta2,
-                      d ? opts_.weight_decay : 0.0, opts_.eps, false, false, {}, {});
+                      d ? opts_.weight_decay : 0.0, opts_.eps, false, false, {},
+                      found_inf.defined() ? std::optional<torch::Tensor>(found_inf) : std::nullopt);
   }
   return true;
 }
 
-double ClipGradNorm(std::vector<ParamState>& params, double max_norm) {
+// Multi-tensor kernels (_foreach_norm, _foreach_mul_), as PyTorch's
+// clip_grad_norm_(foreach=True): a handful of launches instead of three per
+// parameter (~600 for BERT-base), and no host sync: the norm stays on device.
+torch::Tensor ClipGradNorm(std::vector<ParamState>& params, double max_norm) {
   torch::NoGradGuard no_grad;
-  std::vector<torch::Tensor> norms;
+  std::vector<torch::Tensor> grads;
   for (auto& p : params)
-    if (p.param.grad().defined()) norms.push_back(p.param.grad().detach().norm(2).to(torch::kFloat));
-  if (norms.empty()) return 0.0;
+    if (p.param.grad().defined()) grads.push_back(p.param.grad());
+  if (grads.empty()) return torch::zeros({}, torch::kFloat);
+  std::vector<torch::Tensor> norms;
+  for (auto& n : at::_foreach_norm(grads, 2)) norms.push_back(n.to(torch::kFloat));
   auto total = torch::stack(norms).norm(2);
   if (max_norm > 0) {
     auto coef = torch::clamp(max_norm / (total + 1e-6), c10::nullopt, 1.0);
-    for (auto& p : params)
-      if (p.param.grad().defined()) p.param.mutable_grad().mul_(coef.to(p.param.grad().dtype()));
+    if (grads.front().scalar_type() == torch::kFloat) {
+      at::_foreach_mul_(grads, coef);
+    } else {
+      for (auto& g : grads) g.mul_(coef.to(g.scalar_type()));
+    }
   }
-  return total.item<double>();
+  return total;
 }
 
 }  // namespace bt::optim

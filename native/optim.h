@@ -44,7 +44,14 @@ class AdamW {
   AdamW(std::vector<ParamState> params, AdamWOptions opts, ScheduleOptions sched);
   // One update with the current grads (params without grad are skipped);
   // returns the lr that was used. Increments the step, then the schedule.
-  double Step();
+  // found_inf (fused only): a (1,) float on the device; when it holds 1 the
+  // kernel leaves every tensor as it was, so the caller can decide to skip
+  // the step after reading it, without a sync before the update.
+  double Step(const torch::Tensor& found_inf = {});
+  // True when Step() runs libtorch's fused kernel (CUDA parameters).
+  bool Fuses() const;
+  // Takes back the step counter of a step whose update found_inf skipped.
+  void Unstep() { step_--; }
   double CurrentLr() const;
   int64_t step() const { return step_; }
   void set_step(int64_t s) { step_ = s; }
@@ -55,7 +62,7 @@ class AdamW {
 
  private:
   void StepReference(double lr);
-  bool StepFused(double lr);
+  bool StepFused(double lr, const torch::Tensor& found_inf);
   std::vector<ParamState> params_;
   AdamWOptions opts_;
   ScheduleOptions sched_;
@@ -64,7 +71,8 @@ class AdamW {
 };
 
 // Scales grads so that their global L2 norm is at most max_norm (when > 0)
-// and returns the norm before clipping, as torch.nn.utils.clip_grad_norm_.
-double ClipGradNorm(std::vector<ParamState>& params, double max_norm);
+// and returns the norm before clipping (a 0-dim float tensor on the grads'
+// device, unread), as torch.nn.utils.clip_grad_norm_.
+torch::Tensor ClipGradNorm(std::vector<ParamState>& params, double max_norm);
 
 }  // namespace bt::optim

@@ -124,3 +124,23 @@ nccl('an NCCL group reduces CUDA tensors and a Trainer trains over it (one rank)
   pg.destroy();
   m.dispose();
 });
+
+cuda('on CUDA a non-finite loss leaves the parameters as they were: the fused update is gated on the device', async (t) => {
+  const cfg = { vocab_size: 50, hidden_size: 16, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 32, max_position_embeddings: 16, id2label: { 0: 'a' }, label2id: { a: 0 }, problem_type: 'regression' };
+  const m = BertForSequenceClassification.create(cfg, { seed: 1 }).to('cuda');
+  m.configureOptimizer({ lr: 1e-2 });
+  const bad = { inputIds: new BigInt64Array(2).fill(3n), labels: new Float32Array([1e30 * 1e30]), shape: [1, 2] as [number, number] };
+  const good = { ...bad, labels: new Float32Array([0.5]) };
+  const snapshot = () => new Map([...m.stateDict()].map(([k, v]) => [k, v.toArray() as Float32Array]));
+  const before = snapshot();
+  await t.throwsAsync(() => m.trainStep(bad), { message: /non-finite loss \(inf\) at optimizer step 1/ });
+  const r = await m.trainStep(bad, { skipNonFinite: true });
+  t.true(r.skipped);
+  t.is(m.optimizerStepCount, 0);
+  for (const [k, v] of snapshot()) t.deepEqual(v, before.get(k), k);
+  const ok = await m.trainStep(good, { maxGradNorm: 1 });
+  t.false(ok.skipped);
+  t.is(m.optimizerStepCount, 1);
+  t.true(ok.gradNorm > 0 && Number.isFinite(ok.loss));
+  m.dispose();
+});
