@@ -35,6 +35,17 @@ export interface NativeInfo {
   config: string;
 }
 
+export interface ProfileRow { name: string; count: number; ms: number }
+export interface ProfileSummary {
+  wallMs: number;
+  /** Sum of the CUDA kernel and memcpy durations (0 without CUDA). */
+  deviceBusyMs: number;
+  /** CPU-side ops by total time (nested ops count in their parents too). */
+  cpuOps: ProfileRow[];
+  /** GPU kernels by total time. */
+  deviceKernels: ProfileRow[];
+}
+
 type T = NativeTensor;
 type TS = NativeTensor | NativeScalar;
 
@@ -44,6 +55,9 @@ export interface Binding {
   initProcessGroup(o: { backend: string; masterAddr: string; masterPort: number; rank: number; worldSize: number; timeoutMs: number }): Promise<unknown>;
   distAvailable(): boolean;
   distBackends(): string[];
+  // profiler (native/profiler.cc)
+  profilerStart(cuda?: boolean): Promise<void>;
+  profilerStop(tracePath?: string | null, top?: number): Promise<ProfileSummary>;
   info(): NativeInfo;
   cudaAvailable(): boolean;
   cudaSynchronize(): void;

@@ -7,6 +7,7 @@
 #include "info.h"
 #include "instance.h"
 #include "model_binding.h"
+#include "profiler.h"
 #include "tensor.h"
 
 namespace bt {
@@ -34,6 +35,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   RegisterTensor(env, exports);
   RegisterTensorOps(env, exports);
   RegisterTensorCreate(env, exports);
+  RegisterProfiler(env, exports);
   return exports;
 }
 

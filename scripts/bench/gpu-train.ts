@@ -5,11 +5,14 @@
  * JSON lines: ms/step, sequences/s, tokens/s, MFU against the bf16 matmul rate
  * measured in this run. FLOPs per token = 6 * P_nonembedding + 12 * L * T * H
  * (+ 6 * V * H for the MLM decoder), the usual 6N rule plus attention.
- * Usage: tsx scripts/bench/gpu-train.ts [--batch 64] [--seq 128] [--steps 30] [--model base]
+ * --profile: after timing, 5 more steps of each side under its profiler
+ * (Kineto; torch.profiler for the peer), one `gpu-profile` line per side with
+ * the GPU's busy time per step and the kernels that take it.
+ * Usage: tsx scripts/bench/gpu-train.ts [--batch 64] [--seq 128] [--steps 30] [--model base] [--profile]
  */
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { BertForMaskedLM, BertForSequenceClassification, PRESETS, info, randn } from '../../lib/index.js';
+import { BertForMaskedLM, BertForSequenceClassification, PRESETS, info, profile, randn } from '../../lib/index.js';
 import { native } from '../../lib/binding.js';
 import { BENCH_DIR, emit, intFlag, log, parseFlags } from './common.js';
 
@@ -72,6 +75,13 @@ async function ours(task: string, rate: number) {
   for (let i = 0; i < steps; i++) loss = (await m.trainStep(batches[i % 2])).loss;
   native().cudaSynchronize();
   const ms = (performance.now() - t0) / steps;
+  if (flags.has('profile')) {
+    const n = 5;
+    const { summary } = await profile(async () => { for (let i = 0; i < n; i++) await m.trainStep(batches[i % 2]); }, { cuda: device === 'cuda', top: 15 });
+    emit({ bench: 'gpu-profile', side: 'bertorch', task, steps: n, wallMsPerStep: +(summary.wallMs / n).toFixed(2), deviceBusyMsPerStep: +(summary.deviceBusyMs / n).toFixed(2),
+      kernels: summary.deviceKernels.map((k) => ({ name: k.name.slice(0, 90), count: k.count / n, msPerStep: +(k.ms / n).toFixed(3) })),
+      cpuOps: summary.cpuOps.slice(0, 10).map((k) => ({ name: k.name, msPerStep: +(k.ms / n).toFixed(3) })) });
+  }
   m.dispose();
   const tokS = (B * T) / (ms / 1000);
   emit({ bench: 'gpu-train', side: 'bertorch', model: name, task, device, dtype, batch: B, seq: T, msPerStep: +ms.toFixed(2), seqPerS: +(B / (ms / 1000)).toFixed(1), tokPerS: Math.round(tokS), mfu: +((tokS * flopsPerToken(task)) / rate).toFixed(3), loss });
@@ -84,10 +94,13 @@ const py = process.env.BERTORCH_PYTHON ?? 'python3';
 for (const task of ['seqcls', 'mlm']) {
   const our = await ours(task, rate);
   log(`peer ${task}`);
-  const r = spawnSync(py, [path.join(BENCH_DIR, 'peer_gpu_train.py'), '--task', task, '--batch', String(B), '--seq', String(T), '--steps', String(steps), '--model', name, '--dtype', dtype, '--rate', String(rate)], { encoding: 'utf8', timeout: 600_000 });
-  const line = r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop();
-  if (!line) { emit({ bench: 'gpu-train', side: 'hf', task, error: (r.stderr || '').slice(-500) }); continue; }
-  const peer = JSON.parse(line);
+  const peerArgs = ['--task', task, '--batch', String(B), '--seq', String(T), '--steps', String(steps), '--model', name, '--dtype', dtype, '--rate', String(rate)];
+  if (flags.has('profile')) peerArgs.push('--profile');
+  const r = spawnSync(py, [path.join(BENCH_DIR, 'peer_gpu_train.py'), ...peerArgs], { encoding: 'utf8', timeout: 600_000 });
+  const lines = r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+  for (const l of lines) if (l.bench === 'gpu-profile') emit(l);
+  const peer = lines.find((l) => l.bench === 'gpu-train');
+  if (!peer) { emit({ bench: 'gpu-train', side: 'hf', task, error: (r.stderr || '').slice(-500) }); continue; }
   emit(peer);
   emit({ bench: 'gpu-train', ratio: 'bertorch/hf seqPerS', task, value: +(our / peer.seqPerS).toFixed(3) });
 }

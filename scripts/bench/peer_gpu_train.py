@@ -15,6 +15,7 @@ for k, d in [('task', 'seqcls'), ('model', 'base'), ('dtype', 'bfloat16')]:
 for k, d in [('batch', 64), ('seq', 128), ('steps', 30)]:
     p.add_argument('--' + k, type=int, default=d)
 p.add_argument('--rate', type=float, default=0)
+p.add_argument('--profile', action='store_true')
 a = p.parse_args()
 dev = 'cuda' if torch.cuda.is_available() else 'cpu'
 V, B, T = 30522, a.batch, a.seq
@@ -56,3 +57,28 @@ out = dict(bench='gpu-train', side='hf', model=a.model, task=a.task, device=dev,
            msPerStep=round(ms, 2), seqPerS=round(B / (ms / 1000), 1), tokPerS=round(B * T / (ms / 1000)), loss=loss,
            torch=torch.__version__)
 print(json.dumps(out))
+
+if a.profile:
+    # The same table as bertorch's profile(): kernels by total device time.
+    from torch.profiler import ProfilerActivity, profile
+    acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if dev == 'cuda' else [])
+    n = 5
+    t0 = time.perf_counter()
+    with profile(activities=acts) as prof:
+        for _ in range(n):
+            step()
+        if dev == 'cuda':
+            torch.cuda.synchronize()
+    wall = (time.perf_counter() - t0) * 1000
+    kern, busy = {}, 0.0
+    for e in prof.profiler.kineto_results.events():
+        if e.device_type() != torch.autograd.DeviceType.CUDA:
+            continue
+        ms_ = e.duration_ns() / 1e6
+        busy += ms_
+        c, t = kern.get(e.name(), (0, 0.0))
+        kern[e.name()] = (c + 1, t + ms_)
+    top = sorted(kern.items(), key=lambda kv: -kv[1][1])[:15]
+    print(json.dumps(dict(bench='gpu-profile', side='hf', task=a.task, steps=n, wallMsPerStep=round(wall / n, 2),
+                          deviceBusyMsPerStep=round(busy / n, 2),
+                          kernels=[dict(name=k[:90], count=c / n, msPerStep=round(t / n, 3)) for k, (c, t) in top])))
