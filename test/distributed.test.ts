@@ -1,6 +1,6 @@
 // Data-parallel training over torch.distributed (Gloo) on loopback, with real
 // processes started by bertorch-run.
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -86,8 +86,9 @@ test('the all-reduce overlapped with backward launches buckets before backward r
   }
 });
 
-test('when a rank dies, the other fails with TorchDistError within the timeout and the launcher exits non-zero', (t) => {
-  const r = run(2, 'die');
+/** Runs a worker mode in which rank 1 dies; rank 0 must report a TorchDistError within 10 s and the launcher fail. */
+function survivorSeesDeath(t: ExecutionContext, mode: string) {
+  const r = run(2, mode);
   t.not(r.status, 0);
   const line = r.stdout.split('\n').find((l) => l.includes('"dist"'));
   t.truthy(line, r.stdout + r.stderr);
@@ -95,18 +96,11 @@ test('when a rank dies, the other fails with TorchDistError within the timeout a
   t.log(`rank 0: ${res.name}: ${res.message} after ${res.ms} ms`);
   t.true(res.dist);
   t.true(res.ms < 10_000);
-});
+}
 
-test('when a rank dies between steps, the next trainStep fails with TorchDistError within the timeout', (t) => {
-  const r = run(2, 'die-train');
-  t.not(r.status, 0);
-  const line = r.stdout.split('\n').find((l) => l.includes('"dist"'));
-  t.truthy(line, r.stdout + r.stderr);
-  const res = JSON.parse(line!.slice(line!.indexOf('{')));
-  t.log(`rank 0: ${res.name}: ${res.message} after ${res.ms} ms`);
-  t.true(res.dist);
-  t.true(res.ms < 10_000);
-});
+test('when a rank dies, the other fails with TorchDistError within the timeout and the launcher exits non-zero', (t) => survivorSeesDeath(t, 'die'));
+
+test('when a rank dies between steps, the next trainStep fails with TorchDistError within the timeout', (t) => survivorSeesDeath(t, 'die-train'));
 
 test('a group destroyed mid-training fails the trainStep from inside backward, and the model trains on without it', async (t) => {
   const pg = await initProcessGroup({ rank: 0, worldSize: 1, masterPort: await freePort(), timeoutMs: 5000 });
