@@ -94,7 +94,11 @@ bert::Batch BertRunner::ToDevice(const bert::Batch& b) const {
     if (!t.defined() || t.device() == device_) return t;
     return (pin && t.is_cpu() ? t.pin_memory() : t).to(device_, /*non_blocking=*/true);
   };
-  return {mv(b.input_ids), mv(b.attention_mask), mv(b.token_type_ids), mv(b.labels), mv(b.next_sentence_label)};
+  // An all-ones mask masks nothing: without it SDPA may take its fused kernels,
+  // as HF does. Checked only while the mask is still on the host (no sync).
+  torch::Tensor mask = b.attention_mask;
+  if (mask.defined() && mask.is_cpu() && mask.numel() > 0 && mask.ne(0).all().item<bool>()) mask = torch::Tensor();
+  return {mv(b.input_ids), mv(mask), mv(b.token_type_ids), mv(b.labels), mv(b.next_sentence_label)};
 }
 
 bert::Output BertRunner::Forward(const bert::Batch& b, const bert::ForwardOptions& o) {
