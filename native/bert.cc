@@ -279,7 +279,7 @@ Output BertForTaskImpl::forward(const Batch& b, const ForwardOptions& o) {
       if (o.loss_only && b.labels.defined()) {
         // Same loss as cross-entropy over all positions with ignore_index -100.
         auto labels = b.labels.reshape({-1});
-        auto rows = labels.ne(-100).nonzero().squeeze(1);  // (M)
+        auto rows = b.scored_rows.defined() ? b.scored_rows : labels.ne(-100).nonzero().squeeze(1);  // (M)
         auto scored = h.reshape({-1, h.size(-1)}).index_select(0, rows);  // (M, C)
         auto logits = cls->predictions->forward(scored, bert->embeddings->word_embeddings->weight);  // (M, V)
         out.loss = F::cross_entropy(logits.to(torch::kFloat), labels.index_select(0, rows));

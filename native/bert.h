@@ -44,6 +44,9 @@ struct Batch {
   torch::Tensor token_type_ids;  // (B, T) int64, optional
   torch::Tensor labels;          // task-specific, optional
   torch::Tensor next_sentence_label;  // (B,) for PreTraining, optional
+  // MLM: flat indices of the positions with a label, found on the host before
+  // the batch moved to a GPU, so the loss needs no nonzero() (a sync). Optional.
+  torch::Tensor scored_rows;     // (M,) int64
 };
 
 struct ForwardOptions {

@@ -98,7 +98,10 @@ bert::Batch BertRunner::ToDevice(const bert::Batch& b) const {
   // as HF does. Checked only while the mask is still on the host (no sync).
   torch::Tensor mask = b.attention_mask;
   if (mask.defined() && mask.is_cpu() && mask.numel() > 0 && mask.ne(0).all().item<bool>()) mask = torch::Tensor();
-  return {mv(b.input_ids), mv(mask), mv(b.token_type_ids), mv(b.labels), mv(b.next_sentence_label)};
+  torch::Tensor rows;
+  if (b.labels.defined() && b.labels.is_cpu() && b.labels.dim() == 2)  // token labels (MLM)
+    rows = b.labels.reshape({-1}).ne(-100).nonzero().squeeze(1);
+  return {mv(b.input_ids), mv(mask), mv(b.token_type_ids), mv(b.labels), mv(b.next_sentence_label), mv(rows)};
 }
 
 bert::Output BertRunner::Forward(const bert::Batch& b, const bert::ForwardOptions& o) {
