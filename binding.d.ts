@@ -137,11 +137,13 @@ export interface NativeModel {
   zeroGrad(): void;
   setTraining(on: boolean): void;
   setAutocast(dtype: string | null): void;
+  setCudaGraphs(on: boolean): void;
   setProcessGroup(group: unknown, bucketBytes?: number): void;
   broadcastParameters(src?: number): Promise<void>;
   to(device: string, dtype?: string): void;
   describe(): {
     numParameters: number; device: string; training: boolean; optimizerStep: number; lr: number;
+    cudaGraphs: boolean; graphReplays: number;
     /** With a process group: the overlapped all-reduce's counters (native/reducer.h). */
     gradReducer?: { buckets: number; reductions: number; launchedInBackward: number };
   };

@@ -276,7 +276,7 @@ Output BertForTaskImpl::forward(const Batch& b, const ForwardOptions& o) {
     case Task::MaskedLM:
     case Task::PreTraining:
       if (task == Task::PreTraining) out.seq_relationship_logits = cls->seq_relationship(out.pooler_output);  // (B, 2)
-      if (o.loss_only && b.labels.defined()) {
+      if (o.loss_only && !o.static_shapes && b.labels.defined()) {
         // Same loss as cross-entropy over all positions with ignore_index -100.
         auto labels = b.labels.reshape({-1});
         auto rows = b.scored_rows.defined() ? b.scored_rows : labels.ne(-100).nonzero().squeeze(1);  // (M)

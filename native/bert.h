@@ -55,6 +55,8 @@ struct ForwardOptions {
   // Training steps need only the loss: the MLM decoder (V x C per token, most
   // of a small BERT's FLOPs) then runs on the scored positions alone.
   bool loss_only = false;
+  // No data-dependent shapes (CUDA graph capture): MLM scores every position.
+  bool static_shapes = false;
 };
 
 struct Output {

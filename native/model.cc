@@ -1,48 +1,13 @@
 #include "model.h"
 
+#include "autocast.h"
+
 #include <ATen/CPUGeneratorImpl.h>
-#include <ATen/autocast_mode.h>
 #include <torch/version.h>
 #include <cmath>
 
 namespace bt {
 
-namespace {
-// torch.autocast for the calling thread (autocast state is thread-local, so it
-// is set inside the worker). The device-generic API exists from 2.4 on.
-class AutocastGuard {
- public:
-  AutocastGuard(const torch::Device& d, std::optional<torch::ScalarType> dtype)
-      : type_(d.type()), on_(dtype.has_value()) {
-    if (!on_) return;
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
-    prev_ = at::autocast::is_autocast_enabled(type_);
-    at::autocast::set_autocast_dtype(type_, *dtype);
-    at::autocast::set_autocast_enabled(type_, true);
-#else
-    TORCH_CHECK(type_ == at::kCUDA, "autocast needs CUDA with libtorch < 2.4");
-    prev_ = at::autocast::is_enabled();
-    at::autocast::set_autocast_gpu_dtype(*dtype);
-    at::autocast::set_enabled(true);
-#endif
-    at::autocast::increment_nesting();
-  }
-  ~AutocastGuard() {
-    if (!on_) return;
-    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
-    at::autocast::set_autocast_enabled(type_, prev_);
-#else
-    at::autocast::set_enabled(prev_);
-#endif
-  }
-
- private:
-  at::DeviceType type_;
-  bool on_;
-  bool prev_ = false;
-};
-}  // namespace
 
 BertRunner::BertRunner(const bert::BertConfig& config, bert::Task task, uint64_t seed) {
   // Initialisation draws from a private generator seeded here: two models made
@@ -162,6 +127,7 @@ void BertRunner::ConfigureOptimizer(const optim::AdamWOptions& o, const optim::S
     params.push_back({name, p, !no_decay, {}, {}});
   }
   optimizer_ = std::make_unique<optim::AdamW>(std::move(params), o, s);
+  graphed_.reset();
 }
 
 torch::Tensor BertRunner::ReduceAndClip(double max_grad_norm) {
@@ -185,6 +151,11 @@ StepResult BertRunner::OptimizerStep(double max_grad_norm) {
 
 StepResult BertRunner::TrainStep(const bert::Batch& b, double max_grad_norm, bool skip_nonfinite) {
   TORCH_CHECK(optimizer_, "configureOptimizer() must be called before trainStep()");
+  if (cuda_graphs_) return TrainStepGraphed(b, max_grad_norm, skip_nonfinite);
+  return TrainStepEager(b, max_grad_norm, skip_nonfinite);
+}
+
+StepResult BertRunner::TrainStepEager(const bert::Batch& b, double max_grad_norm, bool skip_nonfinite) {
   torch::Tensor loss;
   try {
     loss = ForwardBackward(b, 1.0, /*sync=*/true);
@@ -250,6 +221,7 @@ void BertRunner::SetGrads(const std::map<std::string, torch::Tensor>& grads) {
 void BertRunner::To(const torch::Device& d, std::optional<torch::ScalarType> dtype) {
   TORCH_CHECK(!optimizer_, "move the model before configureOptimizer(): AdamW state lives on the parameters' device");
   reducer_.reset();  // set_data may replace the parameters' grad accumulators
+  graphed_.reset();
   if (dtype) module_->to(d, *dtype);
   else module_->to(d);
   device_ = d;

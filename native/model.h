@@ -48,7 +48,15 @@ class BertRunner {
   StepResult OptimizerStep(double max_grad_norm);
   // Averages grads over the group when backward did not, then clips; the norm stays on device.
   torch::Tensor ReduceAndClip(double max_grad_norm);
+  // With CUDA graphs on, a step of a batch signature seen before is replayed
+  // from a graph (graphed_step.cc); otherwise it runs eagerly.
   StepResult TrainStep(const bert::Batch& b, double max_grad_norm, bool skip_nonfinite);
+  // torch.cuda.graph for training steps of fixed shapes: CUDA, fused AdamW, no
+  // process group. The first 3 steps of a new signature run eagerly on the
+  // graph's stream, the 4th is captured, and later ones replay it.
+  void SetCudaGraphs(bool on);
+  bool cuda_graphs() const { return cuda_graphs_; }
+  int64_t graph_replays() const;
   void ZeroGrad();
   // Copies of `grads` become the named parameters' .grad (others untouched).
   void SetGrads(const std::map<std::string, torch::Tensor>& grads);
@@ -58,7 +66,10 @@ class BertRunner {
 
   // Mixed precision for forward/backward (torch.autocast): bf16 or fp16 on
   // CUDA, bf16 on CPU; nullopt = off. Parameters and AdamW stay float32.
-  void SetAutocast(std::optional<torch::ScalarType> dtype) { autocast_ = dtype; }
+  void SetAutocast(std::optional<torch::ScalarType> dtype) {
+    autocast_ = dtype;
+    graphed_.reset();
+  }
   std::optional<torch::ScalarType> autocast() const { return autocast_; }
   // Data-parallel: gradients are averaged over `group` before clipping,
   // overlapped with the backward of a sync ForwardBackward (GradReducer), or
@@ -67,7 +78,12 @@ class BertRunner {
   // nullopt without a process group; zeros until the first sync backward.
   std::optional<dist::GradReducer::Stats> ReducerStats() const;
   void BroadcastParameters(int src);
-  void SetTraining(bool on) { module_->train(on); }
+  void SetTraining(bool on) {
+    module_->train(on);
+    graphed_.reset();
+  }
+  // A captured step holds addresses of the optimizer's state: call after replacing it.
+  void DropCapturedSteps() { graphed_.reset(); }
   bool training() const { return module_->is_training(); }
   void To(const torch::Device& d, std::optional<torch::ScalarType> dtype);
   const torch::Device& device() const { return device_; }
@@ -86,6 +102,12 @@ class BertRunner {
   int64_t bucket_bytes_ = 25 << 20;
   std::unique_ptr<dist::GradReducer> reducer_;
   bool grads_averaged_ = false;  // .grad is the average over ranks as it stands
+
+  StepResult TrainStepEager(const bert::Batch& b, double max_grad_norm, bool skip_nonfinite);
+  StepResult TrainStepGraphed(const bert::Batch& b, double max_grad_norm, bool skip_nonfinite);
+  struct GraphedStep;
+  std::shared_ptr<GraphedStep> graphed_;  // shared_ptr: an incomplete type here
+  bool cuda_graphs_ = false;
 };
 
 }  // namespace bt

@@ -223,6 +223,7 @@ Napi::Function ModelWrap::Init(Napi::Env env) {
       InstanceMethod<&ModelWrap::ZeroGrad>("zeroGrad"),
       InstanceMethod<&ModelWrap::SetTraining>("setTraining"),
       InstanceMethod<&ModelWrap::SetAutocast>("setAutocast"),
+      InstanceMethod<&ModelWrap::SetCudaGraphs>("setCudaGraphs"),
       InstanceMethod<&ModelWrap::SetProcessGroup>("setProcessGroup"),
       InstanceMethod<&ModelWrap::BroadcastParameters>("broadcastParameters"),
       InstanceMethod<&ModelWrap::To>("to"),
@@ -402,6 +403,7 @@ Napi::Value ModelWrap::LoadOptimizerState(Info info) {
       p.exp_avg_sq = iv->second.to(p.param.options()).clone();
     }
     opt->set_step(step);
+    Runner().DropCapturedSteps();
     return info.Env().Undefined();
   });
 }
@@ -431,6 +433,13 @@ Napi::Value ModelWrap::SetAutocast(Info info) {
         ThrowRange("Expected 'bfloat16', 'float16' or null for autocast but received '" + DtypeName(dt) + "'");
       r.SetAutocast(dt);
     }
+    return info.Env().Undefined();
+  });
+}
+
+Napi::Value ModelWrap::SetCudaGraphs(Info info) {
+  return Guard(info.Env(), [&] {
+    Runner().SetCudaGraphs(args::BoolOr(info, 0, "on", true));
     return info.Env().Undefined();
   });
 }
@@ -491,6 +500,8 @@ Napi::Value ModelWrap::Describe(Info info) {
     o.Set("training", r.training());
     o.Set("optimizerStep", r.optimizer() ? static_cast<double>(r.optimizer()->step()) : 0.0);
     o.Set("lr", r.optimizer() ? r.optimizer()->CurrentLr() : 0.0);
+    o.Set("cudaGraphs", r.cuda_graphs());
+    o.Set("graphReplays", static_cast<double>(r.graph_replays()));
     if (auto st = r.ReducerStats()) {
       auto g = Napi::Object::New(info.Env());
       g.Set("buckets", static_cast<double>(st->buckets));

@@ -40,6 +40,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   Napi::Value ZeroGrad(const Napi::CallbackInfo& info);
   Napi::Value SetTraining(const Napi::CallbackInfo& info);
   Napi::Value SetAutocast(const Napi::CallbackInfo& info);
+  Napi::Value SetCudaGraphs(const Napi::CallbackInfo& info);
   Napi::Value SetProcessGroup(const Napi::CallbackInfo& info);
   Napi::Value BroadcastParameters(const Napi::CallbackInfo& info);
   Napi::Value To(const Napi::CallbackInfo& info);

@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include <torch/version.h>
+
 namespace bt::optim {
 
 double ScheduleFactor(const ScheduleOptions& s, int64_t step) {
@@ -74,7 +76,22 @@ void AdamW::StepReference(double lr) {
 
 // libtorch's fused AdamW (one kernel per parameter group and dtype): CUDA
 // since 2.0, CPU since 2.4. Same math; rounding differs in the last bits.
-bool AdamW::StepFused(double lr, const torch::Tensor& found_inf) {
+double AdamW::BeginReplay(torch::Tensor& lr) {
+  TORCH_CHECK(step_tensor_.defined(), "internal: capture a step after an eager one");
+  double value = CurrentLr();
+  step_++;
+  step_tensor_.fill_(static_cast<double>(step_));
+  lr.fill_(value);
+  return value;
+}
+
+void AdamW::StepCaptured(const torch::Tensor& lr, const torch::Tensor& found_inf) {
+  torch::NoGradGuard no_grad;
+  TORCH_CHECK(Fuses() && step_tensor_.defined(), "internal: a captured step needs the fused AdamW after an eager step");
+  StepFused(0.0, found_inf, lr);
+}
+
+bool AdamW::StepFused(double lr, const torch::Tensor& found_inf, const torch::Tensor& lr_tensor) {
   if (params_.empty()) return true;
   const auto& first = params_.front().param;
   if (!first.is_cuda()) return false;
@@ -88,14 +105,22 @@ bool AdamW::StepFused(double lr, const torch::Tensor& found_inf) {
     g[3].push_back(p.exp_avg_sq);
   }
   if (!step_tensor_.defined()) step_tensor_ = torch::zeros({1}, first.options().dtype(torch::kFloat));
-  step_tensor_.fill_(static_cast<double>(step_));
+  if (!lr_tensor.defined()) step_tensor_.fill_(static_cast<double>(step_));  // captured: BeginReplay writes it
   for (int d = 0; d < 2; d++) {
     auto& g = groups[d];
     if (g[0].empty()) continue;
     std::vector<torch::Tensor> steps(g[0].size(), step_tensor_);
-    at::_fused_adamw_(g[0], g[1], g[2], g[3], {}, steps, lr, opts_.beta1, opts_.beta2,
-                      d ? opts_.weight_decay : 0.0, opts_.eps, false, false, {},
-                      found_inf.defined() ? std::optional<torch::Tensor>(found_inf) : std::nullopt);
+    auto inf = found_inf.defined() ? std::optional<torch::Tensor>(found_inf) : std::nullopt;
+    double wd = d ? opts_.weight_decay : 0.0;
+    if (lr_tensor.defined()) {
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 3)
+      at::_fused_adamw_(g[0], g[1], g[2], g[3], {}, steps, lr_tensor, opts_.beta1, opts_.beta2, wd, opts_.eps, false, false, {}, inf);
+#else
+      TORCH_CHECK(false, "a captured AdamW step (CUDA graphs) needs libtorch >= 2.3");
+#endif
+    } else {
+      at::_fused_adamw_(g[0], g[1], g[2], g[3], {}, steps, lr, opts_.beta1, opts_.beta2, wd, opts_.eps, false, false, {}, inf);
+    }
   }
   return true;
 }

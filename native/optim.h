@@ -52,6 +52,11 @@ class AdamW {
   bool Fuses() const;
   // Takes back the step counter of a step whose update found_inf skipped.
   void Unstep() { step_--; }
+  // A step captured in a CUDA graph: the host advances the step and writes
+  // it and the lr into device tensors before each replay (BeginReplay); the
+  // captured StepCaptured reads them there. Returns the lr.
+  double BeginReplay(torch::Tensor& lr);
+  void StepCaptured(const torch::Tensor& lr, const torch::Tensor& found_inf);
   double CurrentLr() const;
   int64_t step() const { return step_; }
   void set_step(int64_t s) { step_ = s; }
@@ -62,7 +67,7 @@ class AdamW {
 
  private:
   void StepReference(double lr);
-  bool StepFused(double lr, const torch::Tensor& found_inf);
+  bool StepFused(double lr, const torch::Tensor& found_inf, const torch::Tensor& lr_tensor = {});
   std::vector<ParamState> params_;
   AdamWOptions opts_;
   ScheduleOptions sched_;

@@ -46,7 +46,7 @@ node -e "const b=require('./build/Release/bertorch.node'); const i=b.info(); del
 stamp "tests"
 BERTORCH_NUM_THREADS="${BERTORCH_NUM_THREADS:-8}" timeout 200 node node_modules/ava/entrypoints/cli.mjs --verbose \
   test/cuda.test.ts test/bert-parity.test.ts test/fixture2.test.ts test/tensor.test.ts test/autograd.test.ts \
-  test/errors.test.ts test/lifecycle.test.ts test/hf-roundtrip.test.ts test/profiler.test.ts 2>&1 | grep -vE '^\s*$'
+  test/errors.test.ts test/lifecycle.test.ts test/hf-roundtrip.test.ts test/profiler.test.ts test/cuda-graph.test.ts 2>&1 | grep -vE '^\s*$'
 stamp "tests exit ${PIPESTATUS[0]}"
 
 [ -n "${SKIP_BENCH:-}" ] && { stamp "benchmarks skipped (SKIP_BENCH)"; exit 0; }

@@ -300,6 +300,22 @@ export class PreTrainedBert implements Disposable {
     this.#n.setAutocast(dtype);
     return this;
   }
+  /**
+   * CUDA graphs for trainStep (torch.cuda.graph's whole-step capture): for
+   * batches of one fixed shape, the 4th step is captured and later ones
+   * replay forward, backward, clipping and AdamW in one launch. Needs the
+   * model on CUDA, the fused AdamW and no process group; MLM then scores every
+   * position (no data-dependent shapes). A new batch shape warms up and
+   * captures again.
+   * @default false
+   */
+  cudaGraphs(on = true): this {
+    if (typeof on !== 'boolean') invalidType('a boolean', 'on', on);
+    this.#n.setCudaGraphs(on);
+    return this;
+  }
+  /** How many training steps were replayed from a CUDA graph (see cudaGraphs()). */
+  get graphReplays(): number { return this.#n.describe().graphReplays; }
   /** Moves parameters (and optionally casts them); call before configureOptimizer. */
   to(device: Device, dtype?: 'float32' | 'float16' | 'bfloat16'): this {
     this.#n.to(device, dtype);

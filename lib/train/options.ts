@@ -94,6 +94,12 @@ export interface TrainerOptions {
   /** bf16 autocast for forward/backward (parameters and AdamW stay float32). @default true on CUDA, false on CPU */
   bf16?: boolean;
   /**
+   * CUDA graphs for the training steps (model.cudaGraphs()): pays off when
+   * batches keep one shape (pad to a fixed length); each new shape warms up
+   * and captures again. CUDA only, without a process group. @default false
+   */
+  cudaGraphs?: boolean;
+  /**
    * Data-parallel training over this group (initProcessGroup()): parameters
    * broadcast from rank 0, gradients averaged in every step, evaluation
    * gathered from all ranks, and only rank 0 writes checkpoints, logs and the
@@ -161,6 +167,7 @@ export function resolveOptions(o: TrainerOptions = {}): ResolvedOptions {
   if (o.device !== undefined && (typeof o.device !== 'string' || !/^(auto|cpu|cuda(:\d+)?)$/.test(o.device)))
     invalidRange("'auto', 'cpu', 'cuda' or 'cuda:N'", 'device', o.device);
   if (o.bf16 !== undefined && typeof o.bf16 !== 'boolean') invalidType('a boolean', 'bf16', o.bf16);
+  if (o.cudaGraphs !== undefined && typeof o.cudaGraphs !== 'boolean') invalidType('a boolean', 'cudaGraphs', o.cudaGraphs);
   if (o.processGroup !== undefined && !(o.processGroup instanceof ProcessGroup)) invalidType('a ProcessGroup', 'processGroup', o.processGroup);
   if (o.evalStrategy === 'steps' && o.evalSteps === undefined) invalidRange("evalSteps with evalStrategy 'steps'", 'evalSteps', o.evalSteps);
   if (o.saveStrategy === 'steps' && o.saveSteps === undefined) invalidRange("saveSteps with saveStrategy 'steps'", 'saveSteps', o.saveSteps);
@@ -208,6 +215,7 @@ export function resolveOptions(o: TrainerOptions = {}): ResolvedOptions {
     callbacks: o.callbacks ?? [],
     device: o.device ?? 'auto',
     bf16: o.bf16,
+    cudaGraphs: o.cudaGraphs ?? false,
     processGroup: o.processGroup,
   };
 }

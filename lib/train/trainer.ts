@@ -274,6 +274,7 @@ class FitRun {
       invalidRange("a CUDA device with an NCCL process group ('gloo' reduces CPU tensors)", 'device', device);
     if (model.device !== device && !(device === 'cuda' && model.device.startsWith('cuda'))) model.to(device);
     model.autocast((o.bf16 ?? device !== 'cpu') ? 'bfloat16' : null);
+    model.cudaGraphs(o.cudaGraphs);
     if (o.processGroup) model.setProcessGroup(o.processGroup);
     model.configureOptimizer({ lr: o.lr, betas: o.betas, eps: o.eps, weightDecay: o.weightDecay, schedule: o.schedule, warmupSteps, totalSteps: this.maxSteps });
     await this.restore();

@@ -5,6 +5,7 @@
  * JSON lines: ms/step, sequences/s, tokens/s, MFU against the bf16 matmul rate
  * measured in this run. FLOPs per token = 6 * P_nonembedding + 12 * L * T * H
  * (+ 6 * V * H for the MLM decoder), the usual 6N rule plus attention.
+ * On CUDA each task also runs with CUDA graphs (model.cudaGraphs()).
  * --profile: after timing, 5 more steps of each side under its profiler
  * (Kineto; torch.profiler for the peer), one `gpu-profile` line per side with
  * the GPU's busy time per step and the kernels that take it.
@@ -61,11 +62,12 @@ function batch(task: string, seed: number) {
   return { inputIds: ids, attentionMask: mask, labels, shape: [B, T] as [number, number] };
 }
 
-async function ours(task: string, rate: number) {
+async function ours(task: string, rate: number, graphs = false) {
   const cfg = { ...preset, vocab_size: V };
   const m = task === 'mlm' ? BertForMaskedLM.create(cfg, { seed: 1 }) : BertForSequenceClassification.create(cfg, { seed: 1 });
   m.train().to(device as never);
   if (dtype !== 'float32') m.autocast(dtype as never);
+  if (graphs) m.cudaGraphs(true);
   m.configureOptimizer({ lr: 1e-4 });
   const batches = [batch(task, 1), batch(task, 2)];
   for (let i = 0; i < warmup; i++) await m.trainStep(batches[i % 2]);
@@ -75,7 +77,7 @@ async function ours(task: string, rate: number) {
   for (let i = 0; i < steps; i++) loss = (await m.trainStep(batches[i % 2])).loss;
   native().cudaSynchronize();
   const ms = (performance.now() - t0) / steps;
-  if (flags.has('profile')) {
+  if (flags.has('profile') && !graphs) {
     const n = 5;
     const { summary } = await profile(async () => { for (let i = 0; i < n; i++) await m.trainStep(batches[i % 2]); }, { cuda: device === 'cuda', top: 15 });
     emit({ bench: 'gpu-profile', side: 'bertorch', task, steps: n, wallMsPerStep: +(summary.wallMs / n).toFixed(2), deviceBusyMsPerStep: +(summary.deviceBusyMs / n).toFixed(2),
@@ -84,7 +86,7 @@ async function ours(task: string, rate: number) {
   }
   m.dispose();
   const tokS = (B * T) / (ms / 1000);
-  emit({ bench: 'gpu-train', side: 'bertorch', model: name, task, device, dtype, batch: B, seq: T, msPerStep: +ms.toFixed(2), seqPerS: +(B / (ms / 1000)).toFixed(1), tokPerS: Math.round(tokS), mfu: +((tokS * flopsPerToken(task)) / rate).toFixed(3), loss });
+  emit({ bench: 'gpu-train', side: graphs ? 'bertorch-cudagraphs' : 'bertorch', model: name, task, device, dtype, batch: B, seq: T, msPerStep: +ms.toFixed(2), seqPerS: +(B / (ms / 1000)).toFixed(1), tokPerS: Math.round(tokS), mfu: +((tokS * flopsPerToken(task)) / rate).toFixed(3), loss });
   return B / (ms / 1000);
 }
 
@@ -103,4 +105,11 @@ for (const task of ['seqcls', 'mlm']) {
   if (!peer) { emit({ bench: 'gpu-train', side: 'hf', task, error: (r.stderr || '').slice(-500) }); continue; }
   emit(peer);
   emit({ bench: 'gpu-train', ratio: 'bertorch/hf seqPerS', task, value: +(our / peer.seqPerS).toFixed(3) });
+  if (device !== 'cuda') continue;
+  try {
+    const graphed = await ours(task, rate, true);
+    emit({ bench: 'gpu-train', ratio: 'bertorch-cudagraphs/hf seqPerS', task, value: +(graphed / peer.seqPerS).toFixed(3) });
+  } catch (e) {
+    emit({ bench: 'gpu-train', side: 'bertorch-cudagraphs', task, error: (e as Error).message.slice(0, 500) });
+  }
 }
