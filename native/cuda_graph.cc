@@ -9,29 +9,39 @@
 namespace bt {
 
 struct CudaGraph::Impl {
+  explicit Impl(c10::DeviceIndex device) : side(c10::cuda::getStreamFromPool(false, device)) {}
   at::cuda::CUDAGraph graph;
-  c10::cuda::CUDAStream side = c10::cuda::getStreamFromPool();
+  // On the model's device: getStreamFromPool() without it would take the
+  // thread's current device (0 on the compute thread), and a capture on
+  // cuda:0's stream records nothing of work queued on cuda:1's streams.
+  c10::cuda::CUDAStream side;
   bool captured = false;
 
   // The side stream starts after the current one's queued work, and the
-  // current one continues after the side stream's.
+  // current one continues after the side stream's (also when fn throws).
   void Run(const std::function<void()>& fn) {
-    auto current = c10::cuda::getCurrentCUDAStream();
+    auto current = c10::cuda::getCurrentCUDAStream(side.device_index());
     at::cuda::CUDAEvent before;
     before.record(current);
     before.block(side);
-    {
-      c10::cuda::CUDAStreamGuard guard(side);
+    auto join = [&] {
+      at::cuda::CUDAEvent after;
+      after.record(side);
+      after.block(current);
+    };
+    try {
+      c10::cuda::CUDAStreamGuard guard(side);  // also makes side's device current
       fn();
+    } catch (...) {
+      try { join(); } catch (...) {}
+      throw;
     }
-    at::cuda::CUDAEvent after;
-    after.record(side);
-    after.block(current);
+    join();
   }
 };
 
 bool CudaGraph::Available() { return true; }
-CudaGraph::CudaGraph() : impl_(std::make_unique<Impl>()) {}
+CudaGraph::CudaGraph(int device) : impl_(std::make_unique<Impl>(static_cast<c10::DeviceIndex>(device))) {}
 CudaGraph::~CudaGraph() = default;
 
 void CudaGraph::OnSideStream(const std::function<void()>& fn) { impl_->Run(fn); }
@@ -43,7 +53,10 @@ void CudaGraph::Capture(const std::function<void()>& fn) {
   at::autocast::set_autocast_cache_enabled(false);
   try {
     impl_->Run([&] {
-      impl_->graph.capture_begin();
+      // Thread-local mode: a CUDA call from another thread (the JS thread's
+      // tensor ops) does not invalidate this capture; the autograd engine's
+      // device thread only launches onto the capturing stream.
+      impl_->graph.capture_begin({0, 0}, cudaStreamCaptureModeThreadLocal);
       try {
         fn();
       } catch (...) {

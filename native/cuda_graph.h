@@ -13,7 +13,10 @@ namespace bt {
 class CudaGraph {
  public:
   static bool Available();  // built with CUDA's headers
-  CudaGraph();
+  // device: the CUDA device index the captured work runs on (-1: current).
+  // The side stream, the capture and the RNG state registered with it belong
+  // to that device, whatever device the calling thread has current.
+  explicit CudaGraph(int device = -1);
   ~CudaGraph();
   // Runs fn with the graph's side stream current (warm-up), then waits for it.
   void OnSideStream(const std::function<void()>& fn);

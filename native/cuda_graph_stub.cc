@@ -7,7 +7,7 @@ namespace bt {
 
 struct CudaGraph::Impl {};
 bool CudaGraph::Available() { return false; }
-CudaGraph::CudaGraph() {
+CudaGraph::CudaGraph(int) {
   TORCH_CHECK_VALUE(false, "CUDA graphs are not in this build (CUDA's headers were not found when it was compiled)");
 }
 CudaGraph::~CudaGraph() = default;

@@ -66,10 +66,23 @@ StepResult BertRunner::TrainStepGraphed(const bert::Batch& b, double max_grad_no
   bert::Batch d = ToDevice(b);
   d.scored_rows = torch::Tensor();
   auto key = Signature(d, max_grad_norm);
+  if (graphed_ && graphed_->key != key && !d.attention_mask.defined() && b.attention_mask.defined()) {
+    // ToDevice dropped an all-ones mask. A graph captured with a mask replays
+    // it with ones (the same result) instead of being dropped and captured
+    // again: padded batches with the odd full one would otherwise recapture
+    // twice around each full batch.
+    bert::Batch ones = d;
+    ones.attention_mask = torch::ones(b.attention_mask.sizes(), b.attention_mask.options().device(device_));
+    auto ones_key = Signature(ones, max_grad_norm);
+    if (ones_key == graphed_->key) {
+      d = std::move(ones);
+      key = std::move(ones_key);
+    }
+  }
   if (!graphed_ || graphed_->key != key) {
     graphed_ = std::make_shared<GraphedStep>();
     graphed_->key = key;
-    graphed_->graph = std::make_unique<CudaGraph>();
+    graphed_->graph = std::make_unique<CudaGraph>(device_.has_index() ? device_.index() : -1);
   }
   auto& g = *graphed_;
   if (g.eager_left > 0) {  // warm-up: lazy per-stream setup happens here, not in the capture
@@ -83,26 +96,35 @@ StepResult BertRunner::TrainStepGraphed(const bert::Batch& b, double max_grad_no
             StaticLike(d.labels), StaticLike(d.next_sentence_label), torch::Tensor()};
     g.lr = torch::zeros({1}, torch::TensorOptions().dtype(torch::kFloat).device(device_));
     ZeroGrad();  // the captured backward then writes fresh grads, in the graph's memory
-    g.graph->Capture([&] {
-      torch::Tensor loss;
-      {
-        torch::AutoGradMode grad(true);
-        AutocastGuard autocast(device_, autocast_);
-        bert::ForwardOptions o;
-        o.loss_only = true;
-        o.static_shapes = true;
-        loss = module_->forward(g.in, o).loss;
-      }
-      {
-        torch::AutoGradMode grad(true);
-        loss.backward();
-      }
-      torch::NoGradGuard no_grad;
-      auto found_inf = loss.detach().isfinite().logical_not().to(torch::kFloat).reshape({1});
-      auto norm = optim::ClipGradNorm(optimizer_->params(), max_grad_norm);
-      optimizer_->StepCaptured(g.lr, found_inf);
-      g.out = torch::stack({loss.detach().to(torch::kFloat).reshape({}), norm.to(torch::kFloat)});
-    });
+    try {
+      g.graph->Capture([&] {
+        torch::Tensor loss;
+        {
+          torch::AutoGradMode grad(true);
+          AutocastGuard autocast(device_, autocast_);
+          bert::ForwardOptions o;
+          o.loss_only = true;
+          o.static_shapes = true;
+          loss = module_->forward(g.in, o).loss;
+        }
+        {
+          torch::AutoGradMode grad(true);
+          loss.backward();
+        }
+        torch::NoGradGuard no_grad;
+        auto found_inf = loss.detach().isfinite().logical_not().to(torch::kFloat).reshape({1});
+        auto norm = optim::ClipGradNorm(optimizer_->params(), max_grad_norm);
+        optimizer_->StepCaptured(g.lr, found_inf);
+        g.out = torch::stack({loss.detach().to(torch::kFloat).reshape({}), norm.to(torch::kFloat)});
+      });
+    } catch (...) {
+      // A CUDAGraph is captured once: drop it (the next steps of this
+      // signature warm up and capture afresh) and the grads that point into
+      // its memory, rather than fail every later step on a half-made graph.
+      graphed_.reset();
+      ZeroGrad();
+      throw;
+    }
   }
   Fill(g.in.input_ids, d.input_ids);
   Fill(g.in.attention_mask, d.attention_mask);

@@ -82,6 +82,7 @@ torch::Tensor BertRunner::ForwardBackward(const bert::Batch& b, double loss_scal
     AutocastGuard autocast(device_, autocast_);
     bert::ForwardOptions o;
     o.loss_only = true;
+    o.static_shapes = cuda_graphs_;  // warm-up steps run the code a capture records
     loss = module_->forward(ToDevice(b), o).loss;
   }
   dist::GradReducer* reducer = group_ && sync ? &Reducer() : nullptr;

@@ -1,5 +1,6 @@
 #include "profiler.h"
 
+#include <kineto/ActivityType.h>
 #include <torch/csrc/autograd/profiler_kineto.h>
 #include <torch/torch.h>
 
@@ -72,7 +73,14 @@ class StopWorker : public PromiseWorker {
     out_.wall_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - g_started).count();
     std::map<std::string, Row> cpu, device;
     for (const auto& e : result->events()) {
-      bool on_device = e.deviceType() == c10::DeviceType::CUDA;
+      // deviceType() is CUDA also for GPU_USER_ANNOTATION spans (record_function
+      // ranges drawn on the GPU timeline, overlapping the kernels they cover),
+      // CUDA_SYNC and CUDA_PROFILER_RANGE: only kernels, memcpys and memsets
+      // are device work; the rest would double-count deviceBusyMs.
+      auto type = static_cast<libkineto::ActivityType>(e.activityType());
+      bool on_device = type == libkineto::ActivityType::CONCURRENT_KERNEL ||
+                       type == libkineto::ActivityType::GPU_MEMCPY || type == libkineto::ActivityType::GPU_MEMSET;
+      if (!on_device && e.deviceType() != c10::DeviceType::CPU) continue;
       auto& row = (on_device ? device : cpu)[e.name()];
       row.name = e.name();
       row.count++;
