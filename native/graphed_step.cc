@@ -63,8 +63,7 @@ StepResult BertRunner::TrainStepGraphed(const bert::Batch& b, double max_grad_no
   TORCH_CHECK_VALUE(device_.is_cuda(), "CUDA graphs need the model on a CUDA device");
   TORCH_CHECK_VALUE(!group_, "CUDA graphs do not capture the gradient all-reduce: train without a process group, or without cudaGraphs");
   TORCH_CHECK_VALUE(optimizer_->Fuses(), "CUDA graphs need the fused AdamW (impl 'auto' or 'fused')");
-  bert::Batch d = ToDevice(b);
-  d.scored_rows = torch::Tensor();
+  bert::Batch d = ToDevice(b);  // no scored_rows with graphs on
   auto key = Signature(d, max_grad_norm);
   if (graphed_ && graphed_->key != key && !d.attention_mask.defined() && b.attention_mask.defined()) {
     // ToDevice dropped an all-ones mask. A graph captured with a mask replays

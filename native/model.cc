@@ -64,7 +64,9 @@ bert::Batch BertRunner::ToDevice(const bert::Batch& b) const {
   torch::Tensor mask = b.attention_mask;
   if (mask.defined() && mask.is_cpu() && mask.numel() > 0 && mask.ne(0).all().item<bool>()) mask = torch::Tensor();
   torch::Tensor rows;
-  if (b.labels.defined() && b.labels.is_cpu() && b.labels.dim() == 2)  // token labels (MLM)
+  // Only the masked-rows MLM loss reads them (not a captured step: static shapes).
+  bool mlm = module_->task == bert::Task::MaskedLM || module_->task == bert::Task::PreTraining;
+  if (mlm && !cuda_graphs_ && b.labels.defined() && b.labels.is_cpu() && b.labels.dim() == 2)
     rows = b.labels.reshape({-1}).ne(-100).nonzero().squeeze(1);
   return {mv(b.input_ids), mv(mask), mv(b.token_type_ids), mv(b.labels), mv(b.next_sentence_label), mv(rows)};
 }
