@@ -90,10 +90,6 @@ Napi::Value Wrap(Napi::Env env, at::Tensor t) {
   return Napi::Number::New(env, Instance(env)->tensors.Add(env, std::move(t)));
 }
 
-bool IsTensor(const Napi::Value& v) {
-  return v.IsNumber() && Instance(v.Env())->tensors.Find(v.As<Napi::Number>().DoubleValue()) != nullptr;
-}
-
 at::Tensor& From(const Napi::Value& v, const char* what) {
   if (v.IsNumber()) {
     bool disposed = false;

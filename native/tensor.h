@@ -48,7 +48,6 @@ class TensorTable {
 namespace handles {
 // A new handle on t (undefined tensors are an error).
 Napi::Value Wrap(Napi::Env env, at::Tensor t);
-bool IsTensor(const Napi::Value& v);
 // The tensor behind a handle argument; TypeError naming `what` when v is not
 // a handle, TorchError ERR_DISPOSED when it was freed.
 at::Tensor& From(const Napi::Value& v, const char* what);
