@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "checkpoint.h"
+#include "dropout.h"
 
 namespace bt::bert {
 
@@ -32,6 +33,12 @@ torch::Tensor Activation(const std::string& name, const torch::Tensor& x) {
 }
 
 namespace {
+// The modules hold p and the train/eval switch (and keep HF's module tree);
+// the work is bt::Dropout's (dropout.h).
+torch::Tensor Drop(const torch::nn::Dropout& d, const torch::Tensor& x) {
+  return bt::Dropout(x, d->options.p(), d->is_training());
+}
+
 torch::nn::LayerNorm MakeLayerNorm(const BertConfig& c) {
   return torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.hidden_size}).eps(c.layer_norm_eps));
 }
@@ -53,7 +60,7 @@ torch::Tensor BertEmbeddingsImpl::forward(const torch::Tensor& input_ids, const 
   auto positions = torch::arange(T, input_ids.options());  // HF default: 0..T-1, not shifted by padding
   auto types = token_type_ids.defined() ? token_type_ids : torch::zeros_like(input_ids);
   auto x = word_embeddings(input_ids) + token_type_embeddings(types) + position_embeddings(positions).unsqueeze(0);
-  return dropout(LayerNorm(x));  // (B, T, C)
+  return Drop(dropout, LayerNorm(x));  // (B, T, C)
 }
 
 BertSelfAttentionImpl::BertSelfAttentionImpl(const BertConfig& c)
@@ -71,18 +78,22 @@ torch::Tensor BertSelfAttentionImpl::forward(const torch::Tensor& x, const torch
   auto split = [&](const torch::Tensor& t) { return t.view({B, T, heads, head_dim}).transpose(1, 2); };  // (B, H, T, D)
   auto q = split(query(x)), k = split(key(x)), v = split(value(x));
   torch::Tensor ctx;
-  if (use_sdpa && probs == nullptr) {
-    double p = is_training() ? dropout->options.p() : 0.0;
+  double p = is_training() ? dropout->options.p() : 0.0;
+  // On CPU, SDPA with dropout takes its math path, which is this formula with
+  // at::dropout; here it gets the one-pass dropout (dropout.h) instead.
+  bool cpu_dropout = p > 0 && x.is_cpu();
+  if (use_sdpa && probs == nullptr && !cpu_dropout) {
     c10::optional<torch::Tensor> m;
     if (mask.defined()) m = mask;
     ctx = at::scaled_dot_product_attention(q, k, v, m, p, false);
   } else {
     // The explicit formula (and the only way to return the probabilities).
-    auto scores = torch::matmul(q, k.transpose(-1, -2)) / std::sqrt(static_cast<double>(head_dim));
+    // q is scaled rather than the scores: (B, H, T, D) is smaller than (B, H, T, T).
+    auto scores = torch::matmul(q * (1.0 / std::sqrt(static_cast<double>(head_dim))), k.transpose(-1, -2));
     if (mask.defined()) scores = scores + mask;
-    auto p = torch::softmax(scores, -1);  // (B, H, T, T)
-    if (probs) *probs = p;
-    ctx = torch::matmul(dropout(p), v);
+    auto probs_ = torch::softmax(scores, -1);  // (B, H, T, T)
+    if (probs) *probs = probs_;
+    ctx = torch::matmul(Drop(dropout, probs_), v);
   }
   return ctx.transpose(1, 2).reshape({B, T, heads * head_dim});  // (B, T, C)
 }
@@ -94,7 +105,7 @@ BertSelfOutputImpl::BertSelfOutputImpl(const BertConfig& c) {
 }
 
 torch::Tensor BertSelfOutputImpl::forward(const torch::Tensor& h, const torch::Tensor& input) {
-  return LayerNorm(dropout(dense(h)) + input);
+  return LayerNorm(Drop(dropout, dense(h)) + input);
 }
 
 BertAttentionImpl::BertAttentionImpl(const BertConfig& c) {
@@ -119,7 +130,7 @@ BertOutputImpl::BertOutputImpl(const BertConfig& c) {
 }
 
 torch::Tensor BertOutputImpl::forward(const torch::Tensor& h, const torch::Tensor& input) {
-  return LayerNorm(dropout(dense(h)) + input);
+  return LayerNorm(Drop(dropout, dense(h)) + input);
 }
 
 BertLayerImpl::BertLayerImpl(const BertConfig& c) {
@@ -290,10 +301,10 @@ Output BertForTaskImpl::forward(const Batch& b, const ForwardOptions& o) {
       out.logits = cls->predictions->forward(h, bert->embeddings->word_embeddings->weight);  // (B, T, V)
       break;
     case Task::SequenceClassification:
-      out.logits = classifier(dropout(out.pooler_output));  // (B, L)
+      out.logits = classifier(Drop(dropout, out.pooler_output));  // (B, L)
       break;
     case Task::TokenClassification:
-      out.logits = classifier(dropout(h));  // (B, T, L)
+      out.logits = classifier(Drop(dropout, h));  // (B, T, L)
       break;
   }
   if (b.labels.defined()) {

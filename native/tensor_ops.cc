@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "args.h"
+#include "dropout.h"
 #include "errors.h"
 #include "tensor.h"
 
@@ -135,7 +136,7 @@ const std::vector<std::pair<const char*, Fn>>& Ops() {
       {"dropout", [](Info i) {
          double p = args::Number(i, 1, "p");
          if (p < 0 || p > 1) ThrowRange("Expected a probability in [0, 1] for p but received " + std::to_string(p));
-         return at::dropout(Self(i), p, args::BoolOr(i, 2, "train", true));
+         return bt::Dropout(Self(i), p, args::BoolOr(i, 2, "train", true));
        }},
       {"crossEntropy", [](Info i) {
          return at::cross_entropy_loss(Self(i), args::Tensor(i, 1, "target"), {}, ParseReduction(i, 3),
