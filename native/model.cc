@@ -167,7 +167,7 @@ StepResult BertRunner::TrainStepEager(const bert::Batch& b, double max_grad_norm
     throw;
   }
   StepResult r;
-  if (optimizer_->Fuses()) {
+  if (optimizer_->Fuses() && device_.is_cuda()) {
     // The whole step is queued before the host reads anything: a non-finite
     // loss gates the fused update on the device (found_inf), and loss and
     // grad norm come back in one copy at the end.

@@ -34,7 +34,15 @@ AdamW::AdamW(std::vector<ParamState> params, AdamWOptions opts, ScheduleOptions 
 double AdamW::CurrentLr() const { return opts_.lr * ScheduleFactor(sched_, step_); }
 
 bool AdamW::Fuses() const {
-  return opts_.impl != "reference" && !params_.empty() && params_.front().param.is_cuda();
+  if (opts_.impl == "reference" || params_.empty()) return false;
+  const auto& p = params_.front().param;
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+  // On CPU one pass over (param, grad, m, v) instead of the loop's eight: BERT-small's
+  // update takes 12.6 ms instead of 83-92 ms (2 threads, torch.optim.AdamW fused=True
+  // vs foreach=False, this machine), about a tenth of its training step at sequence 128.
+  if (p.is_cpu()) return true;
+#endif
+  return p.is_cuda();
 }
 
 double AdamW::Step(const torch::Tensor& found_inf) {
@@ -75,7 +83,8 @@ void AdamW::StepReference(double lr) {
 }
 
 // libtorch's fused AdamW (one kernel per parameter group and dtype): CUDA
-// since 2.0, CPU since 2.4. Same math; rounding differs in the last bits.
+// since 2.0, CPU since 2.4. Same math; rounding differs in the last bits
+// (1.2e-7 on a tiny BERT's parameters after 3 steps, test/heads-optim.test.ts).
 double AdamW::BeginReplay(torch::Tensor& lr) {
   TORCH_CHECK(step_tensor_.defined(), "internal: capture a step after an eager one");
   double value = CurrentLr();
@@ -93,8 +102,8 @@ void AdamW::StepCaptured(const torch::Tensor& lr, const torch::Tensor& found_inf
 
 bool AdamW::StepFused(double lr, const torch::Tensor& found_inf, const torch::Tensor& lr_tensor) {
   if (params_.empty()) return true;
+  if (!Fuses()) return false;
   const auto& first = params_.front().param;
-  if (!first.is_cuda()) return false;
   std::vector<torch::Tensor> groups[2][4];
   for (auto& p : params_) {
     if (!p.param.grad().defined()) continue;

@@ -48,7 +48,7 @@ class AdamW {
   // kernel leaves every tensor as it was, so the caller can decide to skip
   // the step after reading it, without a sync before the update.
   double Step(const torch::Tensor& found_inf = {});
-  // True when Step() runs libtorch's fused kernel (CUDA parameters).
+  // True when Step() runs libtorch's fused kernel (CUDA; CPU with libtorch >= 2.4).
   bool Fuses() const;
   // Takes back the step counter of a step whose update found_inf skipped.
   void Unstep() { step_--; }

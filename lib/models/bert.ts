@@ -67,7 +67,7 @@ export interface OptimizerOptions {
   warmupSteps?: number;
   /** Horizon of the linear / cosine decay. @default 0 */
   totalSteps?: number;
-  /** 'auto' uses libtorch's fused AdamW on CUDA and the reference loop elsewhere. @default 'auto' */
+  /** 'auto' uses libtorch's fused AdamW (CUDA; CPU with libtorch >= 2.4) and the reference loop elsewhere. @default 'auto' */
   impl?: 'auto' | 'reference' | 'fused';
 }
 
