@@ -32,7 +32,21 @@ export interface NativeInfo {
   cudaVersion: string;
   /** c10d backends built in: 'gloo', 'nccl'. */
   distributedBackends: string[];
+  /** 'caching (free blocks up to N MiB)' or 'default (why)': native/cpu_allocator.h. */
+  cpuAllocator: string;
   config: string;
+}
+
+/** The CPU caching allocator's counters (native/cpu_allocator.h); sizes in MiB. */
+export interface CpuCacheStats {
+  installed: boolean;
+  limitMB: number;
+  inUseMB: number;
+  cachedMB: number;
+  peakMB: number;
+  hits: number;
+  misses: number;
+  released: number;
 }
 
 export interface ProfileRow { name: string; count: number; ms: number }
@@ -61,6 +75,9 @@ export interface Binding {
   info(): NativeInfo;
   cudaAvailable(): boolean;
   cudaSynchronize(): void;
+  cpuCacheStats(): CpuCacheStats;
+  /** Gives the cached free CPU blocks back to the kernel; returns the MiB released. */
+  emptyCpuCache(): number;
   // handles (native/tensor.cc)
   dispose(t: T): boolean;
   isDisposed(t: T): boolean;

@@ -4,7 +4,7 @@
  */
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import type { NativeInfo } from '../binding.js';
+import type { CpuCacheStats, NativeInfo } from '../binding.js';
 import { loadBinding, packageRoot } from './binding.js';
 
 /** The native facts (binding.d.ts NativeInfo) plus where the addon came from. */
@@ -27,4 +27,24 @@ export function info(): BertorchInfo {
 /** Sets libtorch's intra-op threads (default: the cores this process may use, cgroup-aware). */
 export function setNumThreads(n: number): void {
   loadBinding().binding.setNumThreads(n);
+}
+
+export type { CpuCacheStats };
+
+/**
+ * Counters of the CPU caching allocator: large CPU tensors (>= 256 KiB) reuse
+ * freed blocks instead of faulting in fresh pages every training step.
+ * `installed` is false under BERTORCH_CPU_CACHE_MB=0.
+ */
+export function cpuCacheStats(): CpuCacheStats {
+  return loadBinding().binding.cpuCacheStats();
+}
+
+/**
+ * Gives the CPU tensor blocks the cache holds free back to the OS (as
+ * torch.cuda.empty_cache does for the GPU); returns the MiB released. The
+ * Trainer calls it when fit() ends.
+ */
+export function emptyCpuCache(): number {
+  return loadBinding().binding.emptyCpuCache();
 }

@@ -2,6 +2,7 @@
 // classes handed over by lib/errors.ts through setup().
 #include <napi.h>
 
+#include "cpu_allocator.h"
 #include "dist_binding.h"
 #include "errors.h"
 #include "info.h"
@@ -24,6 +25,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto* data = new InstanceData();
   env.SetInstanceData<InstanceData>(data);
   ConfigureThreads();
+  InstallCpuCache();
 
   Napi::Function model = ModelWrap::Init(env);
   data->model_ctor = Napi::Persistent(model);

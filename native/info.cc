@@ -15,6 +15,7 @@
 #include <regex>
 #include <string>
 
+#include "cpu_allocator.h"
 #include "errors.h"
 
 namespace bt {
@@ -101,13 +102,33 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
     auto dist_list = Napi::Array::New(info.Env(), backends.size());
     for (size_t i = 0; i < backends.size(); i++) dist_list.Set(i, backends[i]);
     out.Set("distributedBackends", dist_list);
+    out.Set("cpuAllocator", CpuAllocatorName());
     out.Set("config", config);
     return out;
   });
 }
 
+Napi::Value CpuCacheStatsJs(const Napi::CallbackInfo& info) {
+  CpuCacheStats s = GetCpuCacheStats();
+  auto out = Napi::Object::New(info.Env());
+  out.Set("installed", s.installed);
+  auto mb = [](uint64_t b) { return static_cast<double>(b) / (1 << 20); };
+  out.Set("limitMB", mb(s.limit_bytes));
+  out.Set("inUseMB", mb(s.in_use_bytes));
+  out.Set("cachedMB", mb(s.cached_bytes));
+  out.Set("peakMB", mb(s.peak_bytes));
+  out.Set("hits", static_cast<double>(s.hits));
+  out.Set("misses", static_cast<double>(s.misses));
+  out.Set("released", static_cast<double>(s.released));
+  return out;
+}
+
 void RegisterInfo(Napi::Env env, Napi::Object exports) {
   exports.Set("info", Napi::Function::New(env, Info, "info"));
+  exports.Set("cpuCacheStats", Napi::Function::New(env, CpuCacheStatsJs, "cpuCacheStats"));
+  exports.Set("emptyCpuCache", Napi::Function::New(env, [](const Napi::CallbackInfo& i) {
+    return Napi::Number::New(i.Env(), static_cast<double>(EmptyCpuCache()) / (1 << 20));
+  }, "emptyCpuCache"));
   exports.Set("cudaAvailable", Napi::Function::New(env, [](const Napi::CallbackInfo& i) {
     return Napi::Boolean::New(i.Env(), torch::cuda::is_available());
   }));

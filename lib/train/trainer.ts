@@ -12,7 +12,7 @@
  * process restart). Together with the data position and AdamW state saved in
  * checkpoints, that makes a resumed run repeat the uninterrupted one exactly.
  */
-import { info } from '../info.js';
+import { emptyCpuCache, info } from '../info.js';
 import { appendFile, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { invalidRange, invalidType, TorchValueError } from '../errors.js';
@@ -290,6 +290,8 @@ class FitRun {
       await this.finish();
     } finally {
       this.progress.end();
+      // The step's freed activations were kept for the next step; a service goes on without them.
+      emptyCpuCache();
     }
     return this.result();
   }

@@ -1,0 +1,222 @@
+#include "cpu_allocator.h"
+
+#include <c10/core/Allocator.h>
+#include <c10/core/CPUAllocator.h>
+#include <c10/util/Exception.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+namespace bt {
+
+namespace {
+
+constexpr size_t kMinBytes = 256 << 10;   // smaller requests: libtorch's allocator (glibc's heap)
+constexpr size_t kHugeBytes = 4 << 20;    // from here on, 2 MiB-aligned and MADV_HUGEPAGE
+constexpr size_t kHugeAlign = 2 << 20;
+constexpr size_t kPage = 4096;
+
+// Size classes 1/8 of a power of two apart (at most 12.5% rounding), whole pages.
+size_t SizeClass(size_t n) {
+  size_t top = size_t{1} << (63 - __builtin_clzll(n));
+  size_t step = std::max(top / 8, kPage);
+  return (n + step - 1) / step * step;
+}
+
+struct Mapping {
+  void* base;
+  size_t length;
+  size_t size;  // the class size handed out
+};
+
+class Cache {
+ public:
+  explicit Cache(uint64_t limit) : limit_(limit) {}
+
+  void* Take(size_t n) {
+    size_t size = SizeClass(n);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = free_.find(size);
+      if (it != free_.end() && !it->second.empty()) {
+        void* p = it->second.back();
+        it->second.pop_back();
+        stats_.cached_bytes -= size;
+        stats_.in_use_bytes += size;
+        stats_.hits++;
+        return p;
+      }
+    }
+    Mapping m = Map(size);
+    std::lock_guard<std::mutex> lock(mu_);
+    void* p = m.base == nullptr ? nullptr : Aligned(m);
+    if (p == nullptr) {
+      // Nothing mapped: give back what is cached and try once more, as the CUDA allocator does.
+      ReleaseAllLocked();
+      m = Map(size);
+      p = m.base == nullptr ? nullptr : Aligned(m);
+    }
+    if (p == nullptr) {
+      C10_THROW_ERROR(OutOfMemoryError, "bertorch: could not map " + std::to_string(size >> 20) +
+                                            " MiB for a CPU tensor (mmap: " + std::strerror(errno) + ")");
+    }
+    live_[p] = m;
+    stats_.in_use_bytes += size;
+    stats_.misses++;
+    stats_.peak_bytes = std::max(stats_.peak_bytes, stats_.in_use_bytes + stats_.cached_bytes);
+    return p;
+  }
+
+  // False when p is not one of ours.
+  bool Give(void* p) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = live_.find(p);
+    if (it == live_.end()) return false;
+    size_t size = it->second.size;
+    stats_.in_use_bytes -= size;
+    if (stats_.cached_bytes + size > limit_) {
+      Unmap(it->second);
+      live_.erase(it);
+      stats_.released++;
+      return true;
+    }
+    free_[size].push_back(p);
+    stats_.cached_bytes += size;
+    return true;
+  }
+
+  uint64_t ReleaseAll() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return ReleaseAllLocked();
+  }
+
+  CpuCacheStats Stats() {
+    std::lock_guard<std::mutex> lock(mu_);
+    CpuCacheStats s = stats_;
+    s.installed = true;
+    s.limit_bytes = limit_;
+    return s;
+  }
+
+ private:
+  // Over-maps large blocks by 2 MiB so an aligned start exists inside; the
+  // excess is unmapped in Aligned().
+  static Mapping Map(size_t size) {
+    size_t length = size >= kHugeBytes ? size + kHugeAlign : size;
+    void* base = mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (base == MAP_FAILED) return {nullptr, 0, size};
+    return {base, length, size};
+  }
+
+  static void* Aligned(Mapping& m) {
+    if (m.size < kHugeBytes) return m.base;
+    auto start = reinterpret_cast<uintptr_t>(m.base);
+    uintptr_t aligned = (start + kHugeAlign - 1) & ~(kHugeAlign - 1);
+    if (aligned > start) munmap(m.base, aligned - start);
+    uintptr_t end = start + m.length, used = aligned + m.size;
+    if (end > used) munmap(reinterpret_cast<void*>(used), end - used);
+    m.base = reinterpret_cast<void*>(aligned);
+    m.length = m.size;
+    madvise(m.base, m.length, MADV_HUGEPAGE);  // advice only: ignored where THP is off
+    return m.base;
+  }
+
+  static void Unmap(const Mapping& m) { munmap(m.base, m.length); }
+
+  uint64_t ReleaseAllLocked() {
+    uint64_t bytes = 0;
+    for (auto& [size, ptrs] : free_) {
+      for (void* p : ptrs) {
+        auto it = live_.find(p);
+        Unmap(it->second);
+        live_.erase(it);
+        bytes += size;
+        stats_.released++;
+      }
+      ptrs.clear();
+    }
+    stats_.cached_bytes = 0;
+    return bytes;
+  }
+
+  std::mutex mu_;
+  uint64_t limit_;
+  std::map<size_t, std::vector<void*>> free_;
+  std::unordered_map<void*, Mapping> live_;  // every block mapped here, in use or free
+  CpuCacheStats stats_;
+};
+
+Cache* g_cache = nullptr;
+c10::Allocator* g_fallback = nullptr;
+std::string g_name = "default";
+
+void FreeAny(void* p) {
+  if (p == nullptr) return;
+  if (!g_cache->Give(p)) g_fallback->raw_deleter()(p);  // a small block from raw_allocate
+}
+
+struct CachingCpuAllocator final : c10::Allocator {
+  c10::DataPtr allocate(size_t n) override {
+    if (n < kMinBytes) return g_fallback->allocate(n);
+    void* p = g_cache->Take(n);
+    return {p, p, &FreeAny, c10::Device(c10::DeviceType::CPU)};
+  }
+  c10::DeleterFnPtr raw_deleter() const override { return &FreeAny; }
+  void copy_data(void* dest, const void* src, std::size_t count) const override { default_copy_data(dest, src, count); }
+};
+
+uint64_t DefaultLimit() {
+  long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  return pages > 0 && page > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(page) / 4 : uint64_t{1} << 31;
+}
+
+void Install() {
+  uint64_t limit = DefaultLimit();
+  std::string note;
+  if (const char* v = std::getenv("BERTORCH_CPU_CACHE_MB")) {
+    char* end = nullptr;
+    errno = 0;
+    unsigned long long mb = std::strtoull(v, &end, 10);
+    if (end == v || *end != '\0' || errno != 0 || v[0] == '-') {
+      note = ", ignored BERTORCH_CPU_CACHE_MB='" + std::string(v) + "' (not a whole number)";
+    } else if (mb == 0) {
+      g_name = "default (BERTORCH_CPU_CACHE_MB=0)";
+      return;
+    } else {
+      limit = static_cast<uint64_t>(mb) << 20;
+    }
+  }
+  g_fallback = c10::GetCPUAllocator();
+  g_cache = new Cache(limit);  // never freed: tensors may outlive every env
+  static CachingCpuAllocator allocator;
+  c10::SetCPUAllocator(&allocator, /*priority=*/1);
+  if (c10::GetCPUAllocator() != &allocator) {
+    g_name = "default (another allocator has priority)";
+    return;
+  }
+  g_name = "caching (free blocks up to " + std::to_string(limit >> 20) + " MiB" + note + ")";
+}
+
+std::once_flag g_once;
+
+}  // namespace
+
+void InstallCpuCache() { std::call_once(g_once, Install); }
+
+CpuCacheStats GetCpuCacheStats() {
+  if (g_cache == nullptr || g_name.rfind("caching", 0) != 0) return {};
+  return g_cache->Stats();
+}
+
+uint64_t EmptyCpuCache() { return g_cache ? g_cache->ReleaseAll() : 0; }
+
+std::string CpuAllocatorName() { return g_name; }
+
+}  // namespace bt

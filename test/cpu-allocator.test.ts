@@ -1,0 +1,82 @@
+// The CPU caching allocator (native/cpu_allocator.cc), through its counters:
+// freed large blocks are handed out again, a repeated training step maps no
+// new memory, the cap and the off switch hold, and values stay right.
+import test from 'ava';
+import { spawnSync } from 'node:child_process';
+import { BertForSequenceClassification, cpuCacheStats, emptyCpuCache, info, ones, randn, zeros } from '../lib/index.js';
+
+// Serial: the counters are process-wide.
+test.serial('info() names the caching allocator and its limit', (t) => {
+  t.regex(info().cpuAllocator, /^caching \(free blocks up to \d+ MiB\)$/);
+  const s = cpuCacheStats();
+  t.true(s.installed);
+  t.true(s.limitMB > 0);
+});
+
+test.serial('a freed block is handed out again for the same size class', (t) => {
+  const a = zeros([1 << 20]);  // 4 MiB
+  const before = cpuCacheStats();
+  a.dispose();
+  const freed = cpuCacheStats();
+  t.is(freed.cachedMB - before.cachedMB, 4);
+  const b = ones([1 << 20]);
+  const after = cpuCacheStats();
+  t.is(after.hits, before.hits + 1);
+  t.is(after.misses, before.misses);
+  // A reused block is not zeroed: ones() must have written every element.
+  t.true((b.toArray() as Float32Array).every((v) => v === 1));
+  // A size in another class maps new memory.
+  const c = zeros([3 << 20]);
+  t.is(cpuCacheStats().misses, after.misses + 1);
+  b.dispose();
+  c.dispose();
+});
+
+test.serial('repeated training steps map no new memory after the first', async (t) => {
+  const m = BertForSequenceClassification.create({ vocab_size: 500, hidden_size: 64, num_hidden_layers: 2, num_attention_heads: 4, intermediate_size: 256, max_position_embeddings: 128 }, { seed: 1 });
+  m.configureOptimizer({ lr: 1e-3 });
+  const B = 8, T = 128;
+  const batch = { inputIds: new BigInt64Array(B * T).map((_, i) => BigInt(1 + (i % 400))), labels: new BigInt64Array(B).fill(1n), shape: [B, T] as [number, number] };
+  await m.trainStep(batch);
+  const warm = cpuCacheStats();
+  const losses = [];
+  for (let i = 0; i < 3; i++) losses.push((await m.trainStep(batch)).loss);
+  const s = cpuCacheStats();
+  t.log(`3 steps: ${s.hits - warm.hits} hits, ${s.misses - warm.misses} misses; in use ${s.inUseMB.toFixed(1)} MiB, cached ${s.cachedMB.toFixed(1)} MiB`);
+  t.true(s.hits - warm.hits > 30, 'the steps allocate large blocks from the cache');
+  t.is(s.misses, warm.misses);
+  t.true(losses.every(Number.isFinite));
+  m.dispose();
+});
+
+test.serial('emptyCpuCache() gives the free blocks back', (t) => {
+  randn([1 << 21]).dispose();
+  const held = cpuCacheStats().cachedMB;
+  t.true(held >= 8);
+  const released = emptyCpuCache();
+  t.is(released, held);
+  t.is(cpuCacheStats().cachedMB, 0);
+});
+
+function child(env: Record<string, string>): { name: string; stats: ReturnType<typeof cpuCacheStats>; sum: number } {
+  const code = `import { info, cpuCacheStats, ones } from './lib/index.js';
+const a = ones([1 << 20]); const sum = a.sum().item(); a.dispose();
+console.log(JSON.stringify({ name: info().cpuAllocator, stats: cpuCacheStats(), sum }));`;
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 60_000 });
+  if (r.status !== 0) throw new Error(r.stderr);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!);
+}
+
+test('BERTORCH_CPU_CACHE_MB=0 leaves libtorch\'s allocator; a cap below a block gives it back; a bad value is named', (t) => {
+  const off = child({ BERTORCH_CPU_CACHE_MB: '0' });
+  t.is(off.name, 'default (BERTORCH_CPU_CACHE_MB=0)');
+  t.false(off.stats.installed);
+  t.is(off.sum, 1 << 20);
+  const capped = child({ BERTORCH_CPU_CACHE_MB: '1' });
+  t.is(capped.stats.limitMB, 1);
+  t.is(capped.stats.cachedMB, 0);
+  t.true(capped.stats.released >= 1);
+  t.is(capped.sum, 1 << 20);
+  const bad = child({ BERTORCH_CPU_CACHE_MB: 'lots' });
+  t.regex(bad.name, /^caching .*ignored BERTORCH_CPU_CACHE_MB='lots' \(not a whole number\)/);
+});
