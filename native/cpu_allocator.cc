@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -54,12 +55,14 @@ class Cache {
         return p;
       }
     }
+    // Free blocks of other classes stay: a step needs its classes again in the
+    // next step, and giving them back on each miss would thrash. The cap bounds them.
     Mapping m = Map(size);
     std::lock_guard<std::mutex> lock(mu_);
     void* p = m.base == nullptr ? nullptr : Aligned(m);
     if (p == nullptr) {
       // Nothing mapped: give back what is cached and try once more, as the CUDA allocator does.
-      ReleaseAllLocked();
+      ReleaseLocked(UINT64_MAX);
       m = Map(size);
       p = m.base == nullptr ? nullptr : Aligned(m);
     }
@@ -94,7 +97,7 @@ class Cache {
 
   uint64_t ReleaseAll() {
     std::lock_guard<std::mutex> lock(mu_);
-    return ReleaseAllLocked();
+    return ReleaseLocked(UINT64_MAX);
   }
 
   CpuCacheStats Stats() {
@@ -130,19 +133,21 @@ class Cache {
 
   static void Unmap(const Mapping& m) { munmap(m.base, m.length); }
 
-  uint64_t ReleaseAllLocked() {
+  // Unmaps free blocks, largest class first, until at least `want` bytes are gone.
+  uint64_t ReleaseLocked(uint64_t want) {
     uint64_t bytes = 0;
-    for (auto& [size, ptrs] : free_) {
-      for (void* p : ptrs) {
-        auto it = live_.find(p);
+    for (auto c = free_.rbegin(); c != free_.rend() && bytes < want; ++c) {
+      auto& ptrs = c->second;
+      while (!ptrs.empty() && bytes < want) {
+        auto it = live_.find(ptrs.back());
+        ptrs.pop_back();
         Unmap(it->second);
         live_.erase(it);
-        bytes += size;
+        bytes += c->first;
         stats_.released++;
       }
-      ptrs.clear();
     }
-    stats_.cached_bytes = 0;
+    stats_.cached_bytes -= bytes;
     return bytes;
   }
 
@@ -172,9 +177,18 @@ struct CachingCpuAllocator final : c10::Allocator {
   void copy_data(void* dest, const void* src, std::size_t count) const override { default_copy_data(dest, src, count); }
 };
 
+// A quarter of the memory this process may use: the machine's, or its cgroup's when lower.
 uint64_t DefaultLimit() {
   long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-  return pages > 0 && page > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(page) / 4 : uint64_t{1} << 31;
+  uint64_t total = pages > 0 && page > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(page) : uint64_t{8} << 30;
+  for (const char* path : {"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"}) {
+    if (FILE* f = std::fopen(path, "r")) {
+      unsigned long long v = 0;
+      if (std::fscanf(f, "%llu", &v) == 1 && v > 0 && v < total) total = v;  // "max" does not parse
+      std::fclose(f);
+    }
+  }
+  return total / 4;
 }
 
 void Install() {

@@ -10,7 +10,8 @@
 // go to libtorch's default allocator. Blocks are page-aligned mmaps, large
 // ones 2 MiB-aligned with MADV_HUGEPAGE (fewer faults, fewer TLB misses).
 // Free blocks held are capped (BERTORCH_CPU_CACHE_MB, default a quarter of
-// the machine's memory); past the cap a freed block goes back to the kernel.
+// the memory this process may use, cgroup-aware); past the cap a freed block
+// goes back to the kernel.
 // BERTORCH_CPU_CACHE_MB=0 leaves libtorch's allocator in place.
 // Threading: any thread may allocate and free (one mutex).
 #pragma once
