@@ -3,8 +3,9 @@
     python scripts/bench/peer_train.py --trial '<JSON TrainTrial>' --threads N
 
 BertForSequenceClassification / BertForMaskedLM with attn_implementation='sdpa',
-train mode (dropout on), torch.optim.AdamW (no decay on biases and LayerNorm,
-as bertorch's configureOptimizer), grad-norm clipping at 1.0, the same
+train mode (dropout on), torch.optim.AdamW(fused=True) as HF Trainer's
+default (no decay on biases and LayerNorm, as bertorch's configureOptimizer),
+grad-norm clipping at 1.0, the same
 synthetic batches as common.ts makeBatch (same PRNG, same seeds). Prints one
 raw JSON line (peer: 'pytorch'); train.ts adds FLOPs, MFU and ratios.
 """
@@ -97,9 +98,11 @@ def main():
     decay, no_decay = [], []
     for name, p in model.named_parameters():
         (no_decay if ("bias" in name or "LayerNorm" in name) else decay).append(p)
+    # HF Trainer's default optimizer with torch >= 2.8 is adamw_torch_fused, on CPU too.
+    fused = tuple(int(x) for x in torch.__version__.split("+")[0].split(".")[:2]) >= (2, 4)
     opt = torch.optim.AdamW(
         [{"params": decay, "weight_decay": OPT["weight_decay"]}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=OPT["lr"],
+        lr=OPT["lr"], fused=fused or None,
     )
     batches = [make_batch(t["task"], t["batch"], t["seq"], d["vocab"], 1000 + i) for i in range(NUM_BATCHES)]
 
@@ -128,6 +131,7 @@ def main():
         "rss_base_mb": round(rss_base, 1) if rss_base is not None else None,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "other_load": other, "attn_implementation": model.config._attn_implementation,
+        "optimizer": "AdamW fused" if fused else "AdamW for-loop",
         **env(torch.get_num_threads()),
     }), flush=True)
 
