@@ -13,9 +13,10 @@ const N = createRequire(import.meta.url)('node-gyp-build')(root);
 if (isMainThread) {
   for (const mode of ['matmul', 'trainStep', 'exit']) {
     const w = new Worker(fileURLToPath(import.meta.url), { workerData: mode });
+    const exited = new Promise((resolve) => w.on('exit', resolve));  // before the message: 'exit' may follow at once
     await new Promise((resolve) => w.on('message', resolve));
     if (mode !== 'exit') await w.terminate();
-    else await new Promise((resolve) => w.on('exit', resolve));
+    await exited;
   }
   // The executor threads are shared: the main thread's own jobs still complete.
   const a = N.zeros([64, 64]);
