@@ -13,6 +13,7 @@
 import { createHash } from 'node:crypto';
 import { access, mkdir, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { totalmem } from 'node:os';
 import tokenizers from 'tokenizers';
 import {
   BERT_SPECIAL_TOKENS,
@@ -507,6 +508,11 @@ export class Tokenizer {
       return { encoding: this.#backend.postProcess(first, second, plan.addSpecialTokens), layout };
     });
     const target = plan.padLongest ? joined.reduce((most, j) => Math.max(most, j.encoding.getLength()), 0) : plan.padTo;
+    // The tokenizers package pads in Rust, which aborts the process when an
+    // allocation fails: refuse a padding that cannot fit in memory first.
+    if (plan.padTo !== undefined && plan.padTo * items.length * PADDED_TOKEN_BYTES > totalmem()) {
+      throw rangeError(`a maxLength whose padding of ${items.length} text(s) fits in this machine's ${(totalmem() / 1e9).toFixed(1)} GB of memory`, 'maxLength', plan.padTo);
+    }
     return joined.map(({ encoding, layout }, i) => {
       if (target !== undefined) this.#pad(encoding, target);
       return toEncoding(encoding, layout, items[i][0], items[i][1]);
@@ -518,6 +524,10 @@ export class Tokenizer {
     encoding.pad(length, { padId: this.specialTokenIds.pad, padTypeId: 0, padToken: this.specialTokens.pad, direction: 'right' });
   }
 }
+
+// What one padded position costs in the package's Encoding (id, type id,
+// token string, offsets, masks: about 100 bytes), rounded up.
+const PADDED_TOKEN_BYTES = 128;
 
 /**
  * Trains a BERT WordPiece vocabulary on text files or an iterator of texts and

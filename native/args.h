@@ -62,6 +62,14 @@ inline int64_t IntOr(const Napi::CallbackInfo& info, size_t i, const char* name,
   return Int(info, i, name);
 }
 
+// An int (a rank, a source): range-checked, where a cast would wrap 2^32 to 0.
+inline int Int32Or(const Napi::CallbackInfo& info, size_t i, const char* name, int dflt) {
+  int64_t v = IntOr(info, i, name, dflt);
+  if (v < INT32_MIN || v > INT32_MAX)
+    ThrowRange(std::string("Expected a 32-bit integer for ") + name + " but received " + std::to_string(v));
+  return static_cast<int>(v);
+}
+
 inline bool BoolOr(const Napi::CallbackInfo& info, size_t i, const char* name, bool dflt) {
   if (info[i].IsUndefined()) return dflt;
   if (!info[i].IsBoolean()) Bad("a boolean", name, info[i]);

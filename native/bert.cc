@@ -4,6 +4,8 @@
 
 #include <cmath>
 #include <limits>
+#include <sstream>
+#include <unistd.h>
 
 #include "checkpoint.h"
 #include "dropout.h"
@@ -21,6 +23,44 @@ Task ParseTask(const std::string& name) {
   TORCH_CHECK_VALUE(false, "unknown BERT architecture '", name,
                     "' (expected BertModel, BertForMaskedLM, BertForSequenceClassification, "
                     "BertForTokenClassification or BertForPreTraining)");
+}
+
+namespace {
+// Physical memory in bytes, or 0 when the platform does not say.
+double PhysicalMemory() {
+#if defined(_SC_PHYS_PAGES) && defined(_SC_PAGE_SIZE)
+  long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+  if (pages > 0 && page > 0) return static_cast<double>(pages) * static_cast<double>(page);
+#endif
+  return 0;
+}
+}  // namespace
+
+void CheckConfig(const BertConfig& c) {
+  const std::pair<const char*, int64_t> sizes[] = {
+      {"vocab_size", c.vocab_size}, {"hidden_size", c.hidden_size}, {"num_hidden_layers", c.num_hidden_layers},
+      {"num_attention_heads", c.num_attention_heads}, {"intermediate_size", c.intermediate_size},
+      {"max_position_embeddings", c.max_position_embeddings}, {"type_vocab_size", c.type_vocab_size}};
+  for (const auto& [name, v] : sizes) TORCH_CHECK_VALUE(v >= 1, "config.", name, " must be a positive integer, got ", v);
+  TORCH_CHECK_VALUE(c.num_labels >= 0, "config.num_labels must be >= 0, got ", c.num_labels);
+  TORCH_CHECK_VALUE(c.hidden_size % c.num_attention_heads == 0, "hidden_size ", c.hidden_size,
+                    " is not a multiple of num_attention_heads ", c.num_attention_heads);
+  // In double: the products of absurd sizes overflow int64 (a loop over 2^40
+  // layers would otherwise run until the OOM killer ends the process).
+  double H = c.hidden_size, I = c.intermediate_size, L = c.num_hidden_layers;
+  double embeddings = (static_cast<double>(c.vocab_size) + c.max_position_embeddings + c.type_vocab_size) * H;
+  double layer = 4 * H * H + 2 * H * I;
+  double heads = 2 * H * H + H * (static_cast<double>(c.num_labels) + 2) + static_cast<double>(c.vocab_size);
+  double bytes = 4 * (embeddings + L * layer + heads);
+  double memory = PhysicalMemory();
+  if (memory > 0 && bytes > memory) {
+    std::ostringstream os;
+    os.precision(3);
+    os << "config needs " << bytes / 1e9 << " GB of float32 parameters but this machine has " << memory / 1e9
+       << " GB of memory (vocab_size=" << c.vocab_size << ", hidden_size=" << c.hidden_size
+       << ", num_hidden_layers=" << c.num_hidden_layers << ", intermediate_size=" << c.intermediate_size << ")";
+    TORCH_CHECK_VALUE(false, os.str());
+  }
 }
 
 torch::Tensor Activation(const std::string& name, const torch::Tensor& x) {
@@ -64,9 +104,11 @@ torch::Tensor BertEmbeddingsImpl::forward(const torch::Tensor& input_ids, const 
 }
 
 BertSelfAttentionImpl::BertSelfAttentionImpl(const BertConfig& c)
-    : heads(c.num_attention_heads), head_dim(c.hidden_size / c.num_attention_heads), use_sdpa(c.use_sdpa) {
-  TORCH_CHECK_VALUE(c.hidden_size % c.num_attention_heads == 0, "hidden_size ", c.hidden_size,
-                    " is not a multiple of num_attention_heads ", c.num_attention_heads);
+    : heads(c.num_attention_heads), head_dim(0), use_sdpa(c.use_sdpa) {
+  // Checked before dividing: an integer division by 0 is SIGFPE, not an exception.
+  TORCH_CHECK_VALUE(c.num_attention_heads >= 1 && c.hidden_size % c.num_attention_heads == 0, "hidden_size ",
+                    c.hidden_size, " is not a multiple of num_attention_heads ", c.num_attention_heads);
+  head_dim = c.hidden_size / c.num_attention_heads;
   query = register_module("query", torch::nn::Linear(c.hidden_size, c.hidden_size));
   key = register_module("key", torch::nn::Linear(c.hidden_size, c.hidden_size));
   value = register_module("value", torch::nn::Linear(c.hidden_size, c.hidden_size));
@@ -230,6 +272,7 @@ BertHeadsImpl::BertHeadsImpl(const BertConfig& c, bool nsp) {
 }
 
 BertForTaskImpl::BertForTaskImpl(const BertConfig& c, Task t) : config(c), task(t) {
+  CheckConfig(c);
   bool pooler = t == Task::Base || t == Task::SequenceClassification || t == Task::PreTraining;
   bert = register_module("bert", BertModel(c, pooler));
   if (t == Task::MaskedLM || t == Task::PreTraining) cls = register_module("cls", BertHeads(c, t == Task::PreTraining));

@@ -35,6 +35,11 @@ struct BertConfig {
   bool gradient_checkpointing = false;  // recompute each layer in backward
 };
 
+// Throws c10::ValueError naming the field for a config no model can be built
+// from: a size below 1, heads that do not divide hidden_size, or more float32
+// parameters than this machine has memory (they are first made on the CPU).
+void CheckConfig(const BertConfig& c);
+
 enum class Task { Base, MaskedLM, SequenceClassification, TokenClassification, PreTraining };
 Task ParseTask(const std::string& name);
 

@@ -1,6 +1,7 @@
 #include "dist.h"
 
 #include <algorithm>
+#include <sstream>
 
 #ifdef BT_WITH_C10D
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
@@ -48,6 +49,8 @@ std::shared_ptr<Group> Init(const GroupOptions& o) {
     for (const auto& b : built) list += (list.empty() ? "" : ", ") + b;
     TORCH_CHECK_VALUE(false, "backend '", o.backend, "' is not available in this build (built with: ", list, ")");
   }
+  TORCH_CHECK_VALUE(o.world_size <= kMaxWorldSize, "world_size ", o.world_size, " is over ", kMaxWorldSize,
+                    " (every Gloo rank connects to every other)");
   TORCH_CHECK_VALUE(o.world_size >= 1 && o.rank >= 0 && o.rank < o.world_size, "rank ", o.rank,
                     " is not in [0, world_size=", o.world_size, ")");
   TORCH_CHECK_VALUE(o.master_port > 0 && o.master_port < 65536, "master port ", o.master_port, " out of range");
@@ -92,12 +95,57 @@ c10d::ReduceOp ParseOp(const std::string& op) {
 
 void Wait(std::chrono::milliseconds timeout, const c10::intrusive_ptr<c10d::Work>& w) { w->wait(timeout); }
 void Wait(Group& g, const c10::intrusive_ptr<c10d::Work>& w) { Wait(g.timeout, w); }
+
+uint64_t Mix(uint64_t h, uint64_t v) { return (h ^ v) * 1099511628211ull; }  // FNV-1a step
 }  // namespace
+
+void CheckSameOnEveryRank(Group& g, const std::string& what, const std::vector<torch::Tensor>& tensors, int64_t extra) {
+  if (g.world == 1 || tensors.empty()) return;
+  // [tag, op, tensors, elements, layout hash, extra]: the same size on every rank whatever they pass.
+  constexpr int64_t kTag = 0x62742d6670;  // "bt-fp"
+  uint64_t op = 14695981039346656037ull, layout = op;
+  for (char c : what) op = Mix(op, static_cast<unsigned char>(c));
+  int64_t elements = 0;
+  for (const auto& t : tensors) {
+    elements += t.numel();
+    layout = Mix(layout, static_cast<uint64_t>(t.scalar_type()));
+    for (auto d : t.sizes()) layout = Mix(layout, static_cast<uint64_t>(d));
+    layout = Mix(layout, ~0ull);
+  }
+  std::vector<int64_t> mine{kTag, static_cast<int64_t>(op), static_cast<int64_t>(tensors.size()), elements,
+                            static_cast<int64_t>(layout), extra};
+  auto fp = torch::tensor(mine, torch::kLong).to(tensors[0].device());
+  std::vector<std::vector<torch::Tensor>> out(1);
+  for (int i = 0; i < g.world; i++) out[0].push_back(torch::empty_like(fp));
+  std::vector<torch::Tensor> in{fp};
+  c10d::AllgatherOptions o;
+  o.timeout = g.timeout;
+  Wait(g, g.B().allgather(out, in, o));
+  bool same = true;
+  std::vector<std::vector<int64_t>> all;
+  for (auto& t : out[0]) {
+    auto c = t.cpu();
+    all.emplace_back(c.data_ptr<int64_t>(), c.data_ptr<int64_t>() + c.numel());
+    same = same && all.back() == mine;
+  }
+  if (same) return;
+  std::ostringstream os;
+  os << what << ": the ranks passed different tensors (every rank must pass the same shapes and dtypes): ";
+  for (size_t r = 0; r < all.size(); r++) {
+    const auto& f = all[r];
+    os << (r ? "; " : "") << "rank " << r;
+    if (f[0] != kTag || f[1] != static_cast<int64_t>(op)) os << " is in another collective";
+    else os << " has " << f[3] << " elements in " << f[2] << " tensor(s)" << (f[4] == mine[4] ? "" : " of another shape or dtype")
+            << (f[5] == extra ? "" : " with another setting");
+  }
+  C10_THROW_ERROR(DistError, os.str());
+}
 
 void AllReduce(Group& g, std::vector<torch::Tensor>& tensors, const std::string& op) {
   c10d::AllreduceOptions o;
   o.reduceOp = ParseOp(op);
   o.timeout = g.timeout;
+  CheckSameOnEveryRank(g, "allReduce", tensors);
   Wait(g, g.B().allreduce(tensors, o));
   if (op == "avg")
     for (auto& t : tensors) t.div_(g.world);
@@ -117,10 +165,12 @@ void Broadcast(Group& g, std::vector<torch::Tensor>& tensors, int src) {
   c10d::BroadcastOptions o;
   o.rootRank = src;
   o.timeout = g.timeout;
+  CheckSameOnEveryRank(g, "broadcast", tensors, src);
   Wait(g, g.B().broadcast(tensors, o));
 }
 
 std::vector<torch::Tensor> AllGather(Group& g, const torch::Tensor& t) {
+  CheckSameOnEveryRank(g, "allGather", {t});
   std::vector<std::vector<torch::Tensor>> out(1);
   for (int i = 0; i < g.world; i++) out[0].push_back(torch::empty_like(t));
   std::vector<torch::Tensor> in{t.contiguous()};
@@ -162,6 +212,9 @@ void AverageGradients(Group& g, std::vector<torch::Tensor> params, int64_t bucke
     cur_bytes += grad.nbytes();
   }
   if (!cur.empty()) buckets.push_back(std::move(cur));
+  std::vector<torch::Tensor> grads;
+  for (auto& p : params) grads.push_back(p.grad());
+  CheckSameOnEveryRank(g, "gradient all-reduce", grads, bucket_bytes);
   std::vector<torch::Tensor> flats;
   std::vector<c10::intrusive_ptr<c10d::Work>> works;
   c10d::AllreduceOptions o;
@@ -215,6 +268,7 @@ void Broadcast(Group&, std::vector<torch::Tensor>&, int) { NoDist(); }
 std::vector<torch::Tensor> AllGather(Group&, const torch::Tensor&) { NoDist(); }
 void Barrier(Group&) { NoDist(); }
 void Destroy(Group&) {}
+void CheckSameOnEveryRank(Group&, const std::string&, const std::vector<torch::Tensor>&, int64_t) { NoDist(); }
 std::function<void()> AllReduceSumAsync(Group&, torch::Tensor) { NoDist(); }
 void AverageGradients(Group&, std::vector<torch::Tensor>, int64_t) { NoDist(); }
 void BroadcastParameters(Group&, const std::vector<torch::Tensor>&, int) { NoDist(); }

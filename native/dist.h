@@ -16,6 +16,10 @@
 
 namespace bt::dist {
 
+// Each Gloo rank opens a connection to every other and holds per-peer state:
+// a larger world would exhaust memory and descriptors before rendezvous.
+constexpr int64_t kMaxWorldSize = 65536;
+
 struct GroupOptions {
   std::string backend = "gloo";
   std::string master_addr = "127.0.0.1";
@@ -39,6 +43,15 @@ void Broadcast(Group& g, std::vector<torch::Tensor>& tensors, int src);
 std::vector<torch::Tensor> AllGather(Group& g, const torch::Tensor& t);
 void Barrier(Group& g);
 void Destroy(Group& g);
+
+// Gloo ends the process (std::terminate on its transport thread) when the
+// ranks' buffers in one collective differ in size, so each collective is
+// first agreed on: every rank contributes a fixed-size fingerprint of `what`
+// it is about to reduce (op, element count, dtype, shape hash), and a
+// difference is a DistError on every rank, naming the ranks' element counts.
+// `extra` is a setting that must match too (broadcast's source, bucket size).
+void CheckSameOnEveryRank(Group& g, const std::string& what, const std::vector<torch::Tensor>& tensors,
+                          int64_t extra = 0);
 
 // Starts a SUM all-reduce of `flat` in place and returns at once; the returned
 // function waits for it (up to the group's timeout, then DistError). Every rank

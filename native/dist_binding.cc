@@ -3,6 +3,8 @@
 // rank arrives or the group's timeout passes, then reject with TorchDistError).
 #include "dist_binding.h"
 
+#include <cmath>
+
 #include "args.h"
 #include "convert.h"
 #include "errors.h"
@@ -64,16 +66,21 @@ Napi::Value InitProcessGroup(Info info) {
     auto o = info[0].As<Napi::Object>();
     dist::GroupOptions g;
     auto str = [&](const char* k, std::string& dst) { if (o.Get(k).IsString()) dst = o.Get(k).As<Napi::String>().Utf8Value(); };
-    auto num = [&](const char* k) -> int64_t {
-      if (!o.Get(k).IsNumber()) ThrowType(std::string("Expected an integer for options.") + k);
-      return o.Get(k).As<Napi::Number>().Int64Value();
+    // Range-checked here: a cast to int would turn rank 2^32 into rank 0.
+    auto num = [&](const char* k, int64_t lo, int64_t hi) -> int64_t {
+      Napi::Value v = o.Get(k);
+      double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : NAN;
+      if (!(d >= static_cast<double>(lo) && d <= static_cast<double>(hi)) || d != std::floor(d))
+        ThrowRange("Expected an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "] for options." + k +
+                   " but received " + args::Describe(v));
+      return static_cast<int64_t>(d);
     };
     str("backend", g.backend);
     str("masterAddr", g.master_addr);
-    g.master_port = static_cast<int>(num("masterPort"));
-    g.rank = static_cast<int>(num("rank"));
-    g.world_size = static_cast<int>(num("worldSize"));
-    g.timeout = std::chrono::milliseconds(num("timeoutMs"));
+    g.master_port = static_cast<int>(num("masterPort", 1, 65535));
+    g.world_size = static_cast<int>(num("worldSize", 1, dist::kMaxWorldSize));
+    g.rank = static_cast<int>(num("rank", 0, g.world_size - 1));
+    g.timeout = std::chrono::milliseconds(num("timeoutMs", 1, int64_t{1} << 40));
     return (new InitWorker(info.Env(), g))->Start();
   });
 }
@@ -128,7 +135,7 @@ Napi::Value ProcessGroupWrap::AllReduce(Info info) {
 Napi::Value ProcessGroupWrap::Broadcast(Info info) {
   return Guard(info.Env(), [&] {
     auto t = args::Tensor(info, 0, "tensor");
-    int src = static_cast<int>(args::IntOr(info, 1, "src", 0));
+    int src = args::Int32Or(info, 1, "src", 0);
     return (new CollectiveWorker(info.Env(), G(), CollectiveWorker::kBroadcast, t, "", src))->Start();
   });
 }

@@ -83,14 +83,19 @@ Napi::Error MakeError(Napi::Env env, const ErrorInfo& info) {
   auto* data = Instance(env);
   auto it = data->error_classes.find(info.kind);
   if (it == data->error_classes.end()) it = data->error_classes.find("TorchError");
-  if (it == data->error_classes.end()) {
-    auto e = Napi::Error::New(env, info.message);
-    e.Set("code", info.code);
-    return e;
+  if (it != data->error_classes.end()) {
+    // A class handed to setup() that throws or cannot be constructed must not
+    // leave a worker's Promise unsettled (the throw would escape the
+    // thread-safe call): fall back to a plain Error with the same message.
+    try {
+      Napi::Object err = it->second.New({Napi::String::New(env, info.message), Napi::String::New(env, info.code)});
+      if (err.IsObject()) return Napi::Error(env, err);
+    } catch (const Napi::Error&) {
+    }
   }
-  Napi::Object err = it->second.New({Napi::String::New(env, info.message),
-                                     Napi::String::New(env, info.code)});
-  return Napi::Error(env, err);
+  auto e = Napi::Error::New(env, info.message);
+  e.Set("code", info.code);
+  return e;
 }
 
 }  // namespace bt

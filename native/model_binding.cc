@@ -1,5 +1,7 @@
 #include "model_binding.h"
 
+#include <cmath>
+
 #include "args.h"
 #include "convert.h"
 #include "dist_binding.h"
@@ -16,7 +18,12 @@ using Info = const Napi::CallbackInfo&;
 bert::BertConfig ParseConfig(const Napi::Object& o) {
   bert::BertConfig c;
   auto i64 = [&](const char* k, int64_t& dst) {
-    if (o.Has(k) && o.Get(k).IsNumber()) dst = o.Get(k).As<Napi::Number>().Int64Value();
+    if (!o.Has(k) || !o.Get(k).IsNumber()) return;
+    double d = o.Get(k).As<Napi::Number>().DoubleValue();
+    // NaN, fractions and values past int64 would otherwise be cast silently (NaN to 0).
+    if (!(std::abs(d) < 9.2e18) || d != std::floor(d))
+      ThrowRange(std::string("Expected an integer for config.") + k + " but received " + args::Describe(o.Get(k)));
+    dst = static_cast<int64_t>(d);
   };
   auto f64 = [&](const char* k, double& dst) {
     if (o.Has(k) && o.Get(k).IsNumber()) dst = o.Get(k).As<Napi::Number>().DoubleValue();
@@ -472,7 +479,7 @@ class BroadcastWorker : public ModelWorker {
 Napi::Value ModelWrap::BroadcastParameters(Info info) {
   return Guard(info.Env(), [&] {
     Runner();
-    int src = static_cast<int>(args::IntOr(info, 0, "src", 0));
+    int src = args::Int32Or(info, 0, "src", 0);
     handle_->busy = true;
     return (new BroadcastWorker(info.Env(), handle_, src))->Start();
   });

@@ -55,6 +55,10 @@ GradReducer::GradReducer(std::shared_ptr<Group> group, std::vector<torch::Tensor
     b.pending = b.params.size();
   }
   stats_.buckets = static_cast<int64_t>(buckets_.size());
+  // Before any hook can launch a bucket: ranks whose models differ (or whose
+  // bucket sizes do) would give Gloo buckets of different sizes, which ends the
+  // process; checked here, it is a DistError (DDP's verify_params_across_processes).
+  CheckSameOnEveryRank(*group_, "gradient all-reduce", params_, bucket_bytes);
 
   for (size_t k = 0; k < params_.size(); k++) {
     // Autograd keeps only a weak reference to a leaf's AccumulateGrad node;

@@ -48,6 +48,20 @@ test('allReduce, broadcast, allGather and barrier agree across two processes', (
   }
 });
 
+test('collectives and models that differ across ranks fail with TorchDistError on every rank instead of aborting', (t) => {
+  const r = run(2, 'mismatch');
+  t.is(r.status, 0, r.stdout + r.stderr);
+  const lines = r.stdout.split('\n').filter((l) => l.includes('{')).map((l) => JSON.parse(l.slice(l.indexOf('{'))));
+  t.is(lines.length, 2, r.stdout + r.stderr);
+  for (const l of lines) {
+    t.regex(l.shape, /TorchDistError: allReduce: the ranks passed different tensors.*rank 0 has 3 elements.*rank 1 has 5 elements/);
+    t.regex(l.dtype, /TorchDistError: allReduce: .*of another shape or dtype/);
+    t.regex(l.gather, /TorchDistError: allGather: the ranks passed different tensors/);
+    t.regex(l.train, /TorchDistError: gradient all-reduce: the ranks passed different tensors/);
+    t.is(l.after, 'ok');
+  }
+});
+
 test('2 processes with batch B reach the same parameters as 1 process with batch 2B', async (t) => {
   const out = path.join(mkdtempSync(path.join(tmpdir(), 'bt-ddp-')), 'params.json');
   const r = run(2, 'train', out);

@@ -2,6 +2,7 @@
 // a JS error of the right class that names what was wrong.
 import test from 'ava';
 import { native } from '../lib/binding.js';
+import { errorClasses } from '../lib/errors.js';
 import {
   arange, BertForSequenceClassification, cat, crossEntropy, embedding, full, ones, rand, randn, stack, tensor,
   TorchError, TorchIndexError, TorchValueError, where, zeros, manualSeed, tidy, noGrad,
@@ -84,6 +85,12 @@ const cases: Case[] = [
   ['raw binding: setNumThreads(0)', () => native().setNumThreads(0), { ...RE, message: /for threads but received 0/ }],
   ['raw binding: Model with an unknown architecture', () => new (native().Model)({}, 'GPT2', 1), { instanceOf: TorchValueError, message: /unknown BERT architecture 'GPT2'/ }],
   ['raw binding: Model whose hidden size does not split into heads', () => new (native().Model)({ hidden_size: 10, num_attention_heads: 3 }, 'BertModel', 1), { instanceOf: TorchValueError, message: /multiple of num_attention_heads/ }],
+  // Each of these once killed the process: SIGFPE (a division by 0 heads), or
+  // a loop building 2^40 layers until the OOM killer came.
+  ['raw binding: Model with 0 attention heads', () => new (native().Model)({ num_attention_heads: 0 }, 'BertModel', 1), { instanceOf: TorchValueError, message: /num_attention_heads must be a positive integer, got 0/ }],
+  ['raw binding: Model with NaN attention heads', () => new (native().Model)({ num_attention_heads: NaN }, 'BertModel', 1), { ...RE, message: /an integer for config.num_attention_heads but received nan/ }],
+  ['raw binding: Model with 2^40 layers', () => new (native().Model)({ num_hidden_layers: 2 ** 40, hidden_size: 2, num_attention_heads: 1, intermediate_size: 1 }, 'BertModel', 1), { instanceOf: TorchValueError, message: /GB of float32 parameters but this machine has .*num_hidden_layers=1099511627776/ }],
+  ['model created with 1e9 layers', () => BertForSequenceClassification.create({ num_hidden_layers: 1e9 }), { ...RE, message: /fit in this machine's .* of memory for config but received .*num_hidden_layers=1000000000/ }],
   ['model created with a bad config', () => BertForSequenceClassification.create({ hidden_act: 'swiglu' as never }), { ...RE, message: /for hidden_act but received "swiglu"/ }],
 ];
 
@@ -119,6 +126,17 @@ test('model calls with bad batches reject with errors naming the field', async (
   const ok = await m.trainStep({ inputIds: new BigInt64Array(2), labels: new BigInt64Array([1n]), shape: [1, 2] });
   t.true(Number.isFinite(ok.loss));
   m.dispose();
+});
+
+test('an error class from setup() that cannot be constructed still settles a worker\'s Promise', async (t) => {
+  // The throw used to escape the thread-safe call: the Promise never settled.
+  try {
+    native().setup({ TorchError: () => 1 });
+    await t.throwsAsync(() => native().matmulAsync(x().handle, ones([3, 3]).handle), { instanceOf: Error, message: /cannot be multiplied/ });
+  } finally {
+    native().setup(errorClasses);
+  }
+  t.throws(() => x().matmul(ones([3, 3])), { instanceOf: TorchError });
 });
 
 test('a non-finite loss is an error naming the step, or a skipped step when asked', async (t) => {

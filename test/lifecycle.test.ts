@@ -1,6 +1,8 @@
 // Ownership of native tensors and models: dispose, tidy, the GC finalizer,
 // external-memory accounting, and queued model calls.
 import test from 'ava';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { native } from '../lib/binding.js';
 import { BertForSequenceClassification, liveTensors, ones, randn, tensor, tidy, TorchError, zeros } from '../lib/index.js';
 
@@ -140,4 +142,13 @@ test.serial('tensors made from typed arrays own a copy of the data', (t) => {
   const out = x.toArray() as Float32Array;
   out[1] = 42;
   t.is(x.toArray()[1], 2);
+});
+
+test('a worker_thread that exits or is terminated with native jobs in flight does not crash the process', (t) => {
+  // Once a segfault: the finished job called its environment's freed thread-safe function.
+  const script = fileURLToPath(new URL('./helpers/terminate-worker.mjs', import.meta.url));
+  const r = spawnSync(process.execPath, [script], { encoding: 'utf8', timeout: 120_000 });
+  t.is(r.signal, null, r.stderr);
+  t.is(r.status, 0, r.stderr);
+  t.deepEqual(JSON.parse(r.stdout.trim().split('\n').at(-1)!), { survived: true, shape: [64, 64] });
 });

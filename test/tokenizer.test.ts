@@ -225,6 +225,16 @@ test('the shared fixture vocabulary loads with BERT special tokens at ids 0 to 4
   t.is(tok.modelMaxLength, 512);
 });
 
+test('padding to a maxLength that cannot fit in memory is a RangeError, not an abort', async (t) => {
+  // The tokenizers package pads in Rust; a failed 51 GB allocation there aborted the process.
+  const tok = await Tokenizer.fromVocab(join(fixtureDir, 'vocab.txt'));
+  const texts = Array.from({ length: 64 }, () => 'babax');
+  await t.throwsAsync(() => tok.encodeBatch(texts, { maxLength: 2 ** 31 - 1, padding: 'max_length' }),
+    { instanceOf: RangeError, message: /padding of 64 text\(s\) fits in this machine's .* GB of memory for maxLength but received 2147483647/ });
+  const ok = await tok.encode('babax', undefined, { maxLength: 8, padding: 'max_length' });
+  t.is(ok.inputIds.length, 8);
+});
+
 test('a saved tokenizer has the four HuggingFace files and its vocabHash is the sha256 of vocab.txt', async (t) => {
   const dir = join(shared.dir, 'uncased');
   const tok = shared.tokenizers.uncased;

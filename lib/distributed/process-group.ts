@@ -11,6 +11,9 @@ import { native } from '../binding.js';
 import { invalidRange, invalidType, withCallSite } from '../errors.js';
 import { Tensor, type Device } from '../tensor.js';
 
+/** The largest world initProcessGroup accepts (native/dist.h kMaxWorldSize). */
+export const MAX_WORLD_SIZE = 65536;
+
 export type ReduceOp = 'sum' | 'avg' | 'max' | 'min' | 'product';
 export type Backend = 'gloo' | 'nccl';
 
@@ -119,7 +122,9 @@ export async function initProcessGroup(options: ProcessGroupOptions = {}): Promi
     timeoutMs: options.timeoutMs ?? 60_000,
   };
   if (o.backend !== 'gloo' && o.backend !== 'nccl') invalidRange("'gloo' or 'nccl'", 'backend', o.backend);
-  if (!Number.isInteger(o.worldSize) || o.worldSize < 1) invalidRange('a positive integer', 'worldSize', o.worldSize);
+  // Each Gloo rank connects to every other: a bigger world (a typo such as
+  // WORLD_SIZE=1e10) would exhaust memory in the rendezvous instead of failing.
+  if (!Number.isInteger(o.worldSize) || o.worldSize < 1 || o.worldSize > MAX_WORLD_SIZE) invalidRange(`an integer in [1, ${MAX_WORLD_SIZE}]`, 'worldSize', o.worldSize);
   if (!Number.isInteger(o.rank) || o.rank < 0 || o.rank >= o.worldSize) invalidRange(`an integer in [0, ${o.worldSize})`, 'rank', o.rank);
   if (!Number.isInteger(o.masterPort) || o.masterPort < 1 || o.masterPort > 65535) invalidRange('a port in [1, 65535]', 'masterPort', o.masterPort);
   if (!Number.isInteger(o.timeoutMs) || o.timeoutMs < 1) invalidRange('a positive integer', 'timeoutMs', o.timeoutMs);

@@ -4,6 +4,7 @@
  * so a round trip through bertorch loses nothing transformers wrote.
  */
 import { readFile } from 'node:fs/promises';
+import { totalmem } from 'node:os';
 import path from 'node:path';
 import { writeFileAtomic } from './atomic.js';
 
@@ -102,9 +103,31 @@ export function makeConfig(partial: Partial<BertConfig> = {}, where = 'config'):
   if (!ACTS.has(c.hidden_act)) fail(where, `one of ${[...ACTS].join(', ')}`, 'hidden_act', c.hidden_act);
   if (c.position_embedding_type && c.position_embedding_type !== 'absolute')
     fail(where, "'absolute' (the only position embedding bertorch implements)", 'position_embedding_type', c.position_embedding_type);
+  checkFitsInMemory(c, where);
   if (c.problem_type != null && !['single_label_classification', 'multi_label_classification', 'regression'].includes(c.problem_type))
     fail(where, 'single_label_classification, multi_label_classification or regression', 'problem_type', c.problem_type);
   return c;
+}
+
+/** About how many parameters a model of this config has (all heads included, an upper bound). */
+export function parameterCount(c: BertConfig): number {
+  const H = c.hidden_size, I = c.intermediate_size;
+  const embeddings = (c.vocab_size + c.max_position_embeddings + c.type_vocab_size) * H;
+  const layer = 4 * H * H + 2 * H * I;
+  const heads = 2 * H * H + H * (numLabelsOf(c) + 2) + c.vocab_size;
+  return embeddings + c.num_hidden_layers * layer + heads;
+}
+
+// The parameters are first made on the CPU in float32 (then moved): a config
+// they cannot fit in would otherwise run until the OOM killer ends the process
+// (num_hidden_layers: 1e9 builds layer after layer).
+function checkFitsInMemory(c: BertConfig, where: string): void {
+  const bytes = 4 * parameterCount(c);
+  if (bytes <= totalmem()) return;
+  const gb = (n: number) => `${(n / 1e9).toPrecision(3)} GB`;
+  throw Object.assign(new RangeError(`${where}: Expected sizes whose float32 parameters fit in this machine's ${gb(totalmem())} of memory ` +
+    `for config but received vocab_size=${c.vocab_size}, hidden_size=${c.hidden_size}, num_hidden_layers=${c.num_hidden_layers}, ` +
+    `intermediate_size=${c.intermediate_size} (${gb(bytes)})`), { code: 'ERR_INVALID_CONFIG' });
 }
 
 /** The number of labels a config describes (HF: len(id2label), default 2). */

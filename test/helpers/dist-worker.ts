@@ -9,6 +9,8 @@
 //                must fail with TorchDistError within the timeout
 //   die-train  - the same, but rank 0's next collective is a trainStep's
 //                overlapped all-reduce
+//   mismatch   - the ranks pass tensors of different shapes or dtypes, and
+//                models of different sizes; each rank prints the errors
 import { writeFileSync } from 'node:fs';
 import { BertForSequenceClassification, initProcessGroup, PRESETS, tensor, TorchDistError, type Batch } from '../../lib/index.js';
 import { TINY, STEPS, fullBatch, sliceBatch } from './dist-data.js';
@@ -88,6 +90,20 @@ if (mode === 'train') {
     console.log(JSON.stringify({ dist: e instanceof TorchDistError, name: (e as Error).name, message: (e as Error).message.split('\n')[0], ms: Date.now() - t0 }));
     process.exit(3);
   }
+} else if (mode === 'mismatch') {
+  // Gloo used to end the process (std::terminate) on each of these.
+  const outcome = async (fn: () => Promise<unknown>) => {
+    try { await fn(); return 'ok'; } catch (e) { return `${(e as Error).name}: ${(e as Error).message.split('\n')[0]}`; }
+  };
+  const shape = await outcome(() => pg.allReduce(tensor(new Float32Array(3 + 2 * pg.rank))));
+  const dtype = await outcome(() => pg.allReduce(tensor([1, 2], { dtype: pg.rank ? 'float64' : 'float32' })));
+  const gather = await outcome(() => pg.allGather(tensor(new Float32Array(1 + pg.rank))));
+  const m = BertForSequenceClassification.create({ ...TINY, vocab_size: TINY.vocab_size + 10 * pg.rank }, { seed: 10 });
+  m.setProcessGroup(pg);
+  m.configureOptimizer({ lr: 1e-3 });
+  const train = await outcome(() => m.trainStep(sliceBatch(fullBatch(0), pg.rank, pg.worldSize)));
+  const after = await outcome(() => pg.allReduce(tensor([1])));  // the group still works
+  console.log(JSON.stringify({ rank: pg.rank, shape, dtype, gather, train, after }));
 } else if (mode === 'die') {
   if (pg.rank === 1) process.exit(0);
   const t0 = Date.now();
