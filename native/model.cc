@@ -50,7 +50,46 @@ LoadReport BertRunner::LoadState(const std::map<std::string, torch::Tensor>& sta
   return report;
 }
 
+namespace {
+// Ids and class labels checked on the host, before any kernel reads them: on a
+// GPU an out-of-range one is a device-side assert that leaves the CUDA context
+// unusable for the rest of the process; here it is an IndexError naming the field.
+void CheckRange(const torch::Tensor& t, int64_t end, const char* field, const char* limit, bool ignore_100 = false) {
+  if (!t.defined() || !t.is_cpu() || t.numel() == 0 || !at::isIntegralType(t.scalar_type(), /*includeBool=*/false)) return;
+  auto v = ignore_100 ? t.masked_select(t.ne(-100)) : t;
+  if (v.numel() == 0) return;
+  auto [lo, hi] = at::aminmax(v);
+  int64_t mn = lo.item<int64_t>(), mx = hi.item<int64_t>();
+  TORCH_CHECK_INDEX(mn >= 0 && mx < end, "index out of range: ", field, " holds ", mn < 0 ? mn : mx, ", outside [0, ", end,
+                    ") (", limit, ")", ignore_100 ? "; -100 marks positions without a label" : "");
+}
+}  // namespace
+
+void BertRunner::CheckBatch(const bert::Batch& b) const {
+  const auto& c = module_->config;
+  CheckRange(b.input_ids, c.vocab_size, "inputIds", "vocab_size");
+  CheckRange(b.token_type_ids, c.type_vocab_size, "tokenTypeIds", "type_vocab_size");
+  CheckRange(b.next_sentence_label, 2, "nextSentenceLabel", "is next / is random");
+  switch (module_->task) {
+    case bert::Task::MaskedLM:
+    case bert::Task::PreTraining:
+      CheckRange(b.labels, c.vocab_size, "labels", "vocab_size", true);
+      break;
+    case bert::Task::TokenClassification:
+      CheckRange(b.labels, c.num_labels, "labels", "num_labels", true);
+      break;
+    case bert::Task::SequenceClassification:
+      // Integer labels of a single-label head; float targets (regression, multi-label) have no range.
+      if (c.num_labels > 1 && c.problem_type != "regression" && c.problem_type != "multi_label_classification")
+        CheckRange(b.labels, c.num_labels, "labels", "num_labels");
+      break;
+    case bert::Task::Base:
+      break;
+  }
+}
+
 bert::Batch BertRunner::ToDevice(const bert::Batch& b) const {
+  CheckBatch(b);
   // To a GPU through page-locked memory (the cached host allocator), so the
   // copy is queued on the stream instead of staged by the driver, as
   // DataLoader(pin_memory=True) does.

@@ -89,7 +89,10 @@ class BertRunner {
   const torch::Device& device() const { return device_; }
   const bert::BertConfig& config() const { return module_->config; }
   bert::Task task() const { return module_->task; }
+  // Checks ids and labels against the config on the host (CheckBatch), then
+  // moves the batch to the model's device.
   bert::Batch ToDevice(const bert::Batch& b) const;
+  void CheckBatch(const bert::Batch& b) const;
 
  private:
   std::string HfName(const std::string& name) const;

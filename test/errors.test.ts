@@ -4,7 +4,7 @@ import test from 'ava';
 import { native } from '../lib/binding.js';
 import { errorClasses } from '../lib/errors.js';
 import {
-  arange, BertForSequenceClassification, cat, crossEntropy, embedding, full, ones, rand, randn, stack, tensor,
+  arange, BertForMaskedLM, BertForSequenceClassification, BertForTokenClassification, cat, crossEntropy, embedding, full, ones, rand, randn, stack, tensor,
   TorchError, TorchIndexError, TorchValueError, where, zeros, manualSeed, tidy, noGrad,
 } from '../lib/index.js';
 
@@ -114,18 +114,35 @@ test('model calls with bad batches reject with errors naming the field', async (
   await t.throwsAsync(() => m.forward({} as never), { instanceOf: TypeError, message: /for batch.inputIds/ });
   await t.throwsAsync(() => m.forward({ inputIds: new BigInt64Array(4) } as never), { instanceOf: TypeError, message: /for batch.shape/ });
   await t.throwsAsync(() => m.forward({ inputIds: new BigInt64Array(4), shape: [3, 2] }), { instanceOf: RangeError, message: /6 ids/ });
-  await t.throwsAsync(() => m.forward({ inputIds: new BigInt64Array([1n, 99n]), shape: [1, 2] }), { instanceOf: TorchIndexError, message: /index out of range/ });
+  await t.throwsAsync(() => m.forward({ inputIds: new BigInt64Array([1n, 99n]), shape: [1, 2] }), { instanceOf: TorchIndexError, message: /index out of range: inputIds holds 99, outside \[0, 20\) \(vocab_size\)/ });
+  await t.throwsAsync(() => m.forward({ inputIds: new BigInt64Array([-3n, 1n]), shape: [1, 2] }), { instanceOf: TorchIndexError, message: /inputIds holds -3/ });
+  await t.throwsAsync(() => m.forward({ inputIds: new BigInt64Array(2), tokenTypeIds: new BigInt64Array([0n, 2n]), shape: [1, 2] }), { instanceOf: TorchIndexError, message: /tokenTypeIds holds 2, outside \[0, 2\) \(type_vocab_size\)/ });
   await t.throwsAsync(() => m.forward({ inputIds: new BigInt64Array(20), shape: [1, 20] }), { instanceOf: TorchIndexError, message: /exceeds max_position_embeddings 8/ });
   await t.throwsAsync(() => m.trainStep({ inputIds: new BigInt64Array(2), shape: [1, 2] }), { instanceOf: TorchError, message: /configureOptimizer\(\) must be called/ });
   m.configureOptimizer({ lr: 1e-3 });
   await t.throwsAsync(() => m.trainStep({ inputIds: new BigInt64Array(2), shape: [1, 2] }), { instanceOf: TorchValueError, message: /needs labels/ });
-  await t.throwsAsync(() => m.trainStep({ inputIds: new BigInt64Array(2), labels: new BigInt64Array([7n]), shape: [1, 2] }), { instanceOf: TorchIndexError });
+  await t.throwsAsync(() => m.trainStep({ inputIds: new BigInt64Array(2), labels: new BigInt64Array([7n]), shape: [1, 2] }), { instanceOf: TorchIndexError, message: /labels holds 7, outside \[0, 2\) \(num_labels\)/ });
   t.throws(() => m.configureOptimizer({ lr: -1 }), { instanceOf: RangeError, message: /for lr but received -1/ });
   t.throws(() => m.configureOptimizer({ schedule: 'step' as never }), { instanceOf: RangeError, message: /for schedule/ });
   // the model still works after all of that
   const ok = await m.trainStep({ inputIds: new BigInt64Array(2), labels: new BigInt64Array([1n]), shape: [1, 2] });
   t.true(Number.isFinite(ok.loss));
   m.dispose();
+});
+
+// Checked on the host before any kernel: on a GPU these were device-side asserts.
+test('MLM and token-classification labels out of range name the field; -100 is allowed', async (t) => {
+  const mlm = BertForMaskedLM.create(tiny);
+  const ids = new BigInt64Array([1n, 2n, 3n]);
+  await t.throwsAsync(() => mlm.forward({ inputIds: ids, labels: new BigInt64Array([-100n, 20n, -100n]), shape: [1, 3] }),
+    { instanceOf: TorchIndexError, message: /labels holds 20, outside \[0, 20\) \(vocab_size\); -100 marks positions without a label/ });
+  await t.throwsAsync(() => mlm.forward({ inputIds: ids, labels: new BigInt64Array([-100n, -5n, 4n]), shape: [1, 3] }), { instanceOf: TorchIndexError, message: /labels holds -5/ });
+  const ok = await mlm.forward({ inputIds: ids, labels: new BigInt64Array([-100n, 19n, -100n]), shape: [1, 3] });
+  t.true(Number.isFinite(Number(ok.loss!.item())));
+  const tok = BertForTokenClassification.create({ ...tiny, id2label: { 0: 'O', 1: 'B-X', 2: 'I-X' }, label2id: { O: 0, 'B-X': 1, 'I-X': 2 } });
+  await t.throwsAsync(() => tok.forward({ inputIds: ids, labels: new BigInt64Array([0n, 3n, -100n]), shape: [1, 3] }), { instanceOf: TorchIndexError, message: /labels holds 3, outside \[0, 3\) \(num_labels\)/ });
+  mlm.dispose();
+  tok.dispose();
 });
 
 test('an error class from setup() that cannot be constructed still settles a worker\'s Promise', async (t) => {

@@ -34,4 +34,7 @@ test.serial('one profile at a time; bad options and a missing GPU are clear erro
   const again = await profile(async () => 2);  // the failed run left the profiler stopped
   t.is(again.result, 2);
   if (!info().cudaAvailable) await t.throwsAsync(() => profile(async () => 1, { cuda: true }), { message: /needs a CUDA device/ });
+  const nowhere = path.join(tmpdir(), 'bt-no-such-folder', 'trace.json');
+  await t.throwsAsync(() => profile(async () => 1, { tracePath: nowhere }), { message: new RegExp(`cannot write the trace to .*trace.json: .*bt-no-such-folder is not a writable folder \\(ENOENT\\)`) });
+  t.false(existsSync(nowhere));
 });

@@ -224,6 +224,25 @@ test('a folder without meta.json, or with a shard of the wrong size, is refused'
   await t.throwsAsync(ShardReader.open(outDir), { instanceOf: ShardError, message: /00000\.bin has 10 bytes/ });
 });
 
+test('a damaged .idx (offsets past the shard or going back) is an error naming the file', async (t) => {
+  const { outDir } = await write({ texts: sentences(10) });
+  const idx = join(outDir, '00000.idx');
+  const good = await readFile(idx);
+  const past = Buffer.from(good);
+  past.writeBigUInt64LE(1n << 40n, 3 * 8);  // example 2 ends, and 3 starts, far past the tokens
+  await writeFile(idx, past);
+  const reader = await ShardReader.open(outDir);
+  t.throws(() => reader.get(2), { instanceOf: ShardError, message: new RegExp(`${idx.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: offset 1099511627776 of example 3 is past the shard's \\d+ tokens`) });
+  reader.close();
+  const back = Buffer.from(good);
+  back.writeBigUInt64LE(0n, 6 * 8);  // example 5 ends before it starts
+  await writeFile(idx, back);
+  const reader2 = await ShardReader.open(outDir);
+  t.throws(() => reader2.get(5), { instanceOf: ShardError, message: /00000\.idx: offset 0 of example 6 is before the previous one/ });
+  t.deepEqual([...reader2.get(0)], [...(await ShardReader.open(outDir)).get(0)]);  // undamaged examples still read
+  reader2.close();
+});
+
 test('bad options throw TypeError or RangeError naming the option', async (t) => {
   await t.throwsAsync(writeShards({ tokenizer, outDir: fresh() } as WriteShardsOptions), { instanceOf: TypeError, message: /either texts or files/ });
   await t.throwsAsync(writeShards({ texts: [], files: ['x'], tokenizer, outDir: fresh() }), { instanceOf: TypeError, message: /either texts or files/ });

@@ -1,7 +1,7 @@
 // Trainer: accumulation equivalence, checkpoint rotation, exact resume,
 // early stopping, abort, non-finite losses, evaluate / predict.
 import test from 'ava';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -129,6 +129,27 @@ test.serial('checkpoints keep the last K plus the best, with model, optimizer an
   t.is(state.best_model_checkpoint, path.join(dir, 'checkpoint-4'));
   t.true(state.log_history.some((h: Record<string, number>) => h.eval_fake === 1));
   model.dispose();
+});
+
+test('resuming from a damaged trainer_state.json is an error naming the file, and the checkpoint is left as it was', async (t) => {
+  const dir = await tmp(t);
+  const ck = path.join(dir, 'checkpoint-3');
+  mkdirSync(ck, { recursive: true });
+  const file = path.join(ck, 'trainer_state.json');
+  const cases: Array<[string, RegExp]> = [
+    ['{"global_step": 3, "data_po', /trainer_state\.json: not valid JSON/],
+    ['null', /trainer_state\.json: missing or malformed global_step or data_position/],
+    ['{"global_step": 3, "data_position": {"epoch": "x", "index": 0}}', /malformed global_step or data_position \{epoch, index\}/],
+    ['{"global_step": 3, "data_position": {"epoch": 0, "index": 0}, "log_history": 5}', /log_history is not an array of records/],
+  ];
+  for (const [text, message] of cases) {
+    writeFileSync(file, text);
+    const m = makeModel();
+    const err = await t.throwsAsync(new Trainer(m, { ...quiet, maxSteps: 2, outputDir: dir }).fit(new ArraySource(makeExamples(8), { batchSize: 4 }), { resume: ck }), { message });
+    t.true(err!.message.startsWith(file), err!.message);
+    t.is(readFileSync(file, 'utf8'), text);
+    m.dispose();
+  }
 });
 
 test.serial('a run resumed from a checkpoint repeats the uninterrupted loss curve exactly', async (t) => {

@@ -58,8 +58,19 @@ export async function readTrainerState(dir: string): Promise<TrainerState> {
   } catch (e) {
     throw Object.assign(new Error(`${dir} is not a checkpoint folder: no ${TRAINER_STATE} (${(e as Error).message})`), { code: 'ERR_NO_CHECKPOINT' });
   }
-  const s = JSON.parse(text) as TrainerState;
-  if (!Number.isInteger(s.global_step) || !s.data_position) throw Object.assign(new Error(`${file}: missing global_step or data_position`), { code: 'ERR_BAD_CHECKPOINT' });
+  let s: TrainerState;
+  try {
+    s = JSON.parse(text) as TrainerState;
+  } catch (e) {
+    throw Object.assign(new Error(`${file}: not valid JSON (${(e as Error).message})`), { code: 'ERR_BAD_CHECKPOINT' });
+  }
+  const pos = s?.data_position;
+  if (!s || typeof s !== 'object' || !Number.isInteger(s.global_step) || !pos || typeof pos !== 'object' ||
+      !Number.isInteger(pos.epoch) || !Number.isInteger(pos.index))
+    throw Object.assign(new Error(`${file}: missing or malformed global_step or data_position {epoch, index}`), { code: 'ERR_BAD_CHECKPOINT' });
+  if (s.log_history === undefined) s.log_history = [];
+  if (!Array.isArray(s.log_history) || s.log_history.some((r) => !r || typeof r !== 'object'))
+    throw Object.assign(new Error(`${file}: log_history is not an array of records`), { code: 'ERR_BAD_CHECKPOINT' });
   return s;
 }
 

@@ -221,7 +221,17 @@ export class ShardReader {
   #offsets(shard: number, local: number, count: number): Float64Array {
     const raw = new BigUint64Array(count + 1);
     readFully(this.#open(shard).idx, raw, local * 8);
-    return Float64Array.from(raw, Number);
+    const offsets = Float64Array.from(raw, Number);
+    // A damaged .idx must not become a negative or huge read.
+    const { numTokens, idx } = this.meta.shards[shard];
+    for (let k = 0; k <= count; k++) {
+      const o = offsets[k];
+      if (o > numTokens || (k > 0 && o < offsets[k - 1])) {
+        throw new ShardError('ERR_SHARD_FORMAT',
+          `${join(this.dir, idx)}: offset ${o} of example ${local + k} is ${o > numTokens ? `past the shard's ${numTokens} tokens` : `before the previous one (${offsets[k - 1]})`}; the file is damaged`);
+      }
+    }
+    return offsets;
   }
 
   #readIds(shard: number, start: number, end: number): IdArray {
