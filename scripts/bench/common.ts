@@ -221,9 +221,9 @@ export function runPeer(script: string, args: string[], onRecord?: (r: Json) => 
  * Warm-up, then `reps` samples of `inner` products each (inner sized so a
  * sample lasts >= ~50 ms); returns the median and best sample.
  */
-export function measureMatmul(n: number, warmup = 2, reps = 7): { gflops: number; gflopsBest: number; inner: number; reps: number } {
-  const a = randn([n, n], { seed: 1 });
-  const b = randn([n, n], { seed: 2 });
+export function measureMatmul(n: number, warmup = 2, reps = 7, dtype: 'float32' | 'bfloat16' = 'float32'): { gflops: number; gflopsBest: number; inner: number; reps: number } {
+  const a = randn([n, n], { seed: 1 }).to(dtype);
+  const b = randn([n, n], { seed: 2 }).to(dtype);
   let t0 = now();
   for (let i = 0; i < warmup; i++) a.matmul(b).dispose();
   const one = Math.max((now() - t0) / Math.max(warmup, 1), 1e-6);

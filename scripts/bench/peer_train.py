@@ -106,8 +106,12 @@ def main():
     )
     batches = [make_batch(t["task"], t["batch"], t["seq"], d["vocab"], 1000 + i) for i in range(NUM_BATCHES)]
 
+    bf16 = bool(t.get("bf16"))
+
     def step(b):
-        out = model(**b)
+        # bf16: torch.autocast on CPU around forward and loss, as bertorch's autocast('bfloat16').
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            out = model(**b)
         out.loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), OPT["max_grad_norm"])
         opt.step()
@@ -124,6 +128,7 @@ def main():
     other = probe()
     print(json.dumps({
         "bench": "train", "impl": "pytorch", "peer": "pytorch", "model": t["model"], "task": t["task"],
+        "precision": "bf16 autocast" if bf16 else "float32",
         "batch": t["batch"], "seq": t["seq"], "warmup": t["warmup"], "steps": t["steps"],
         "ms_step": round(statistics.median(ms), 1), "ms_steps": [round(x, 1) for x in ms],
         "params": sum(p.numel() for p in model.parameters()),

@@ -3,7 +3,7 @@
  *
  *   npx tsx scripts/bench/train.ts [--models mini,small] [--tasks seqcls,mlm]
  *       [--steps N] [--warmup N] [--seq 128] [--batch 8] [--threads N]
- *       [--peak-gflops X] [--quiet-wait 5] [--no-peer]
+ *       [--peak-gflops X] [--quiet-wait 5] [--no-peer] [--bf16]
  *   npx tsx scripts/bench/train.ts --leak-steps 2000 [--batch 2 --seq 32] [--tasks seqcls] [--every 200]
  *
  * Each (model, task) trial trains in a fresh Node process (peak RSS is that
@@ -35,7 +35,11 @@ function dimsOf(p: { num_hidden_layers: number; hidden_size: number; num_attenti
 }
 
 /** One trial: trained in a fresh process on each side. */
-export interface TrainTrial { model: ModelName; task: Task; dims: ModelDims; batch: number; seq: number; steps: number; warmup: number }
+export interface TrainTrial {
+  model: ModelName; task: Task; dims: ModelDims; batch: number; seq: number; steps: number; warmup: number;
+  /** bf16 autocast on both sides (--bf16); MFU is then against the bf16 matmul peak. */
+  bf16?: boolean;
+}
 
 /** Same optimizer settings on both sides. */
 const OPT = { lr: 5e-5, weightDecay: 0.01, maxGradNorm: 1.0 };
@@ -57,6 +61,7 @@ function createModel(t: Pick<TrainTrial, 'task' | 'dims'>) {
 async function child(t: TrainTrial, threads: number): Promise<void> {
   const rssBase = rssMB();
   const m = createModel(t);
+  if (t.bf16) m.autocast('bfloat16');
   const batches = Array.from({ length: NUM_BATCHES }, (_, i) => makeBatch(t.task, t.batch, t.seq, t.dims.vocab, 1000 + i).batch);
   const losses: number[] = [];
   for (let i = 0; i < t.warmup; i++) losses.push((await m.trainStep(batches[i % NUM_BATCHES], { maxGradNorm: OPT.maxGradNorm })).loss);
@@ -73,6 +78,7 @@ async function child(t: TrainTrial, threads: number): Promise<void> {
   m.dispose();
   emit({
     bench: 'train', impl: 'bertorch', model: t.model, task: t.task, batch: t.batch, seq: t.seq, warmup: t.warmup, steps: t.steps,
+    precision: t.bf16 ? 'bf16 autocast' : 'float32',
     ms_step: round(median(ms), 1), ms_steps: ms.map((x) => round(x, 1)), params,
     loss_first: round(losses[0], 4), loss_last: round(losses.at(-1)!, 4),
     rss_base_mb: round(rssBase, 1), peak_rss_mb: round(peakRssMB(), 1), other_load: otherLoad, ...envFields(threads),
@@ -144,8 +150,9 @@ async function main(): Promise<void> {
   const tasks = listFlag(flags, 'tasks', [...TASKS], TASKS);
   const batch = intFlag(flags, 'batch', 8), seq = intFlag(flags, 'seq', 128);
   const quiet = Number(flags.get('quiet-wait') ?? 5);
+  const bf16 = flags.has('bf16');
   const trials: TrainTrial[] = models.flatMap((model) => tasks.map((task) => ({
-    model, task, dims: MODELS[model].dims, batch, seq,
+    model, task, dims: MODELS[model].dims, batch, seq, bf16,
     steps: intFlag(flags, 'steps', MODELS[model].steps), warmup: intFlag(flags, 'warmup', MODELS[model].warmup),
   })));
 
@@ -154,12 +161,12 @@ async function main(): Promise<void> {
     await waitQuiet(quiet);
     const probe = loadProbe();
     // The roof: the fastest of the samples (other processes only ever slow a sample down).
-    const p = measureMatmul(2048, 2, 7);
+    const p = measureMatmul(2048, 2, 7, bf16 ? 'bfloat16' : 'float32');
     peak = p.gflopsBest;
     const otherLoad = probe();
     const warning = otherLoad !== null && otherLoad > 0.25 ? 'measured under other load: the peak is low and MFU high; pass --peak-gflops from a quiet run' : undefined;
     if (warning) log(warning);
-    emit({ bench: 'train', kind: 'peak', what: 'float32 matmul 2048, best of 7 (MFU denominator)', gflops: round(p.gflopsBest, 1), gflops_median: round(p.gflops, 1), other_load: otherLoad, warning, ...envFields(threads) });
+    emit({ bench: 'train', kind: 'peak', what: `${bf16 ? 'bfloat16' : 'float32'} matmul 2048, best of 7 (MFU denominator)`, gflops: round(p.gflopsBest, 1), gflops_median: round(p.gflops, 1), other_load: otherLoad, warning, ...envFields(threads) });
   }
 
   const ours = new Map<string, Json>();
@@ -193,7 +200,7 @@ async function main(): Promise<void> {
     const o = ours.get(key), p = peer.get(key);
     if (!o || !p) continue;
     emit({
-      bench: 'train', kind: 'ratio', model: t.model, task: t.task, batch: t.batch, seq: t.seq,
+      bench: 'train', kind: 'ratio', model: t.model, task: t.task, batch: t.batch, seq: t.seq, precision: t.bf16 ? 'bf16 autocast' : 'float32',
       ours_seq_s: o.seq_s, peer_seq_s: p.seq_s, ours_over_peer: round((o.seq_s as number) / (p.seq_s as number), 3),
       ours_mfu: o.mfu, peer_mfu: p.mfu, ours_peak_rss_mb: o.peak_rss_mb, peer_peak_rss_mb: p.peak_rss_mb, note: '>1: bertorch faster',
     });
