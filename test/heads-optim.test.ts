@@ -5,7 +5,7 @@ import test from 'ava';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BertForPreTraining, BertForSequenceClassification, labelMaps, manualSeed, type Tensor } from '../lib/index.js';
+import { BertForPreTraining, BertForSequenceClassification, info, labelMaps, manualSeed, type Tensor } from '../lib/index.js';
 import { maxDiff, pythonGate, runPython } from './helpers/python.js';
 
 const python = pythonGate(['torch', 'transformers']);
@@ -174,6 +174,15 @@ test('AdamW resumed from its saved state continues exactly where it stopped', as
   let worst = 0;
   for (const [k, p] of b.stateDict()) worst = Math.max(worst, maxDiff(p.toArray() as Float32Array, pa.get(k)!.toArray() as Float32Array));
   t.is(worst, 0);
+});
+
+python.test('info().cpuBf16 agrees with PyTorch\'s CPU feature checks (AVX512-BF16 or AMX on x86)', (t) => {
+  const py = runPython<{ bf16: boolean }>(`
+import platform
+x86 = platform.machine() in ('x86_64', 'AMD64')
+print(json.dumps({'bf16': bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()) if x86 else None}))`);
+  if (py.bf16 === null) return t.pass('not x86: PyTorch has no bf16 feature check to compare with');
+  t.is(info().cpuBf16, py.bf16);
 });
 
 test('bfloat16 autocast on CPU trains and keeps float32 parameters', async (t) => {
