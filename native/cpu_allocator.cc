@@ -127,7 +127,9 @@ class Cache {
     if (end > used) munmap(reinterpret_cast<void*>(used), end - used);
     m.base = reinterpret_cast<void*>(aligned);
     m.length = m.size;
+#ifdef MADV_HUGEPAGE
     madvise(m.base, m.length, MADV_HUGEPAGE);  // advice only: ignored where THP is off
+#endif
     return m.base;
   }
 

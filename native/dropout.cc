@@ -42,7 +42,12 @@ constexpr int64_t kBlock = 1024;  // elements per stack buffer of draws (even)
 // Draws for elements [i0, i0 + 2 * pairs) of the stream, i0 even. A plain loop
 // over counters, so the compiler vectorizes it; cloned per ISA because 64-bit
 // multiplies vectorize only with AVX-512 (and are emulated with AVX2).
-__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#if defined(__x86_64__) && defined(__ELF__) && defined(__GNUC__) && !defined(__clang__)
+#define BT_ISA_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define BT_ISA_CLONES  // ifunc clones need GCC on x86-64 ELF; elsewhere the baseline build
+#endif
+BT_ISA_CLONES
 void Draws(uint64_t seed, int64_t i0, int64_t pairs, uint64_t* out) {
   uint64_t base = seed + static_cast<uint64_t>(i0 / 2 + 1) * kGolden;
   for (int64_t j = 0; j < pairs; j++) out[j] = Mix(base + static_cast<uint64_t>(j) * kGolden);
