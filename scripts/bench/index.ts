@@ -13,6 +13,7 @@ const quick = process.argv.includes('--quick');
 const plan: [string, string[]][] = [
   ['tensor.ts', quick ? ['--rounds', '1'] : []],
   ['train.ts', quick ? ['--models', 'mini', '--steps', '3'] : ['--models', 'mini,small']],
+  ['infer.ts', quick ? ['--models', 'mini', '--batches', '1,8', '--seconds', '1'] : ['--models', 'mini,small']],
   ['data.ts', []],
   ['dist.ts', []],
   ['serve.ts', []],
@@ -29,5 +30,5 @@ for (const [script, args] of plan) {
   }
   if (r.status !== 0) process.stderr.write(`[bench] ${script} exited with ${r.status ?? r.signal}\n`);
 }
-const ratios = records.filter((r) => 'ratio' in r || 'speedup' in r);
+const ratios = records.filter((r) => 'ratio' in r || 'speedup' in r || r.kind === 'ratio');
 if (ratios.length) console.error('\nsummary (ours / peer):\n' + ratios.map((r) => '  ' + JSON.stringify(r)).join('\n'));

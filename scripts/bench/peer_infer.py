@@ -1,0 +1,73 @@
+"""PyTorch peer of scripts/bench/infer.ts: one inference trial through HF transformers.
+
+    python scripts/bench/peer_infer.py --trial '<JSON InferTrial>' --threads N
+
+BertForSequenceClassification with attn_implementation='sdpa', eval mode,
+torch.inference_mode(), logits copied to the host as numpy; bf16 trials run
+under torch.autocast('cpu'). The same synthetic batch as infer.ts (common.ts
+makeBatch, seed 2000). Prints one raw JSON line, summarised as infer.ts does.
+"""
+import argparse
+import json
+import os
+import resource
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import torch  # noqa: E402
+from transformers import BertConfig, BertForSequenceClassification  # noqa: E402
+
+from peer_tensor import env, load_probe  # noqa: E402
+from peer_train import make_batch  # noqa: E402
+
+WARMUP = 3
+
+
+def summarise(ms, batch):
+    s = sorted(ms)
+    pct = lambda q: s[min(len(s) - 1, int(q * len(s)))]  # noqa: E731
+    mean = sum(ms) / len(ms)
+    return {"calls": len(ms), "p50_ms": round(pct(0.5), 2), "p99_ms": round(pct(0.99), 2), "seq_s": round(batch * 1000 / mean, 1)}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--trial", required=True, help="JSON InferTrial from infer.ts")
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    args = ap.parse_args()
+    t = json.loads(args.trial)
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    d = t["dims"]
+    cfg = BertConfig(vocab_size=d["vocab"], hidden_size=d["hidden"], num_hidden_layers=d["layers"],
+                     num_attention_heads=d["heads"], intermediate_size=d["intermediate"], num_labels=2)
+    model = BertForSequenceClassification._from_config(cfg, attn_implementation="sdpa").eval()
+    b = make_batch("seqcls", t["batch"], t["seq"], d["vocab"], 2000)
+    inputs = {k: b[k] for k in ("input_ids", "attention_mask", "token_type_ids")}
+    bf16 = bool(t["bf16"])
+
+    def call():
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            return model(**inputs).logits.float().cpu().numpy()
+
+    for _ in range(WARMUP):
+        call()
+    probe = load_probe()
+    ms = []
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < t["seconds"] or len(ms) < 5:
+        s = time.perf_counter()
+        call()
+        ms.append((time.perf_counter() - s) * 1e3)
+    print(json.dumps({
+        "bench": "infer", "impl": "pytorch", "peer": "pytorch", "model": t["model"], "batch": t["batch"], "seq": t["seq"],
+        "precision": "bf16 autocast" if bf16 else "float32", **summarise(ms, t["batch"]),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "other_load": probe(), "attn_implementation": model.config._attn_implementation, **env(torch.get_num_threads()),
+    }), flush=True)
+
+
+if __name__ == "__main__":
+    main()
