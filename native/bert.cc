@@ -133,7 +133,10 @@ torch::Tensor BertSelfAttentionImpl::forward(const torch::Tensor& x, const torch
     // q is scaled rather than the scores: (B, H, T, D) is smaller than (B, H, T, T).
     auto scores = torch::matmul(q * (1.0 / std::sqrt(static_cast<double>(head_dim))), k.transpose(-1, -2));
     if (mask.defined()) scores = scores + mask;
-    auto probs_ = torch::softmax(scores, -1);  // (B, H, T, T)
+    // Softmax in float32 also when the scores are bf16/fp16 (autocast), then
+    // back to v's dtype for the product, as mixed-precision attention does.
+    bool reduced = scores.scalar_type() == torch::kBFloat16 || scores.scalar_type() == torch::kHalf;
+    auto probs_ = reduced ? torch::softmax(scores, -1, torch::kFloat).to(v.scalar_type()) : torch::softmax(scores, -1);  // (B, H, T, T)
     if (probs) *probs = probs_;
     ctx = torch::matmul(Drop(dropout, probs_), v);
   }

@@ -6,6 +6,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -34,12 +35,15 @@ size_t SizeClass(size_t n) {
 struct Mapping {
   void* base;
   size_t length;
-  size_t size;  // the class size handed out
+  size_t size;    // the class size handed out
+  int error = 0;  // errno of a failed mmap
 };
 
 class Cache {
  public:
-  explicit Cache(uint64_t limit) : limit_(limit) {}
+  // limit: free bytes held at most; high_water: mapped bytes (in use + free)
+  // above which a miss first gives free blocks back.
+  Cache(uint64_t limit, uint64_t high_water) : limit_(limit), high_water_(high_water) {}
 
   void* Take(size_t n) {
     size_t size = SizeClass(n);
@@ -59,6 +63,10 @@ class Cache {
     // next step, and giving them back on each miss would thrash. The cap bounds them.
     Mapping m = Map(size);
     std::lock_guard<std::mutex> lock(mu_);
+    // Near the process's memory limit, free blocks of other classes go back
+    // first: under overcommit mmap does not fail, the OOM killer acts instead.
+    if (m.base != nullptr && stats_.cached_bytes > 0 && stats_.in_use_bytes + stats_.cached_bytes + size > high_water_)
+      ReleaseLocked(stats_.in_use_bytes + stats_.cached_bytes + size - high_water_);
     void* p = m.base == nullptr ? nullptr : Aligned(m);
     if (p == nullptr) {
       // Nothing mapped: give back what is cached and try once more, as the CUDA allocator does.
@@ -67,8 +75,8 @@ class Cache {
       p = m.base == nullptr ? nullptr : Aligned(m);
     }
     if (p == nullptr) {
-      C10_THROW_ERROR(OutOfMemoryError, "bertorch: could not map " + std::to_string(size >> 20) +
-                                            " MiB for a CPU tensor (mmap: " + std::strerror(errno) + ")");
+      C10_THROW_ERROR(OutOfMemoryError, "bertorch: could not map " + std::to_string(size >> 10) +
+                                            " KiB for a CPU tensor (mmap: " + std::strerror(m.error) + ")");
     }
     live_[p] = m;
     stats_.in_use_bytes += size;
@@ -114,7 +122,7 @@ class Cache {
   static Mapping Map(size_t size) {
     size_t length = size >= kHugeBytes ? size + kHugeAlign : size;
     void* base = mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (base == MAP_FAILED) return {nullptr, 0, size};
+    if (base == MAP_FAILED) return {nullptr, 0, size, errno};
     return {base, length, size};
   }
 
@@ -155,6 +163,7 @@ class Cache {
 
   std::mutex mu_;
   uint64_t limit_;
+  uint64_t high_water_;
   std::map<size_t, std::vector<void*>> free_;
   std::unordered_map<void*, Mapping> live_;  // every block mapped here, in use or free
   CpuCacheStats stats_;
@@ -169,6 +178,10 @@ void FreeAny(void* p) {
   if (!g_cache->Give(p)) g_fallback->raw_deleter()(p);  // a small block from raw_allocate
 }
 
+// One deviation from c10::Allocator's contract: raw_deleter() is FreeAny, but
+// allocate() hands blocks under kMinBytes out with the fallback's deleter.
+// FreeAny frees those too (raw_deallocate works); only code comparing a
+// DataPtr's deleter with raw_deleter() would see the difference.
 struct CachingCpuAllocator final : c10::Allocator {
   c10::DataPtr allocate(size_t n) override {
     if (n < kMinBytes) return g_fallback->allocate(n);
@@ -179,22 +192,44 @@ struct CachingCpuAllocator final : c10::Allocator {
   void copy_data(void* dest, const void* src, std::size_t count) const override { default_copy_data(dest, src, count); }
 };
 
-// A quarter of the memory this process may use: the machine's, or its cgroup's when lower.
-uint64_t DefaultLimit() {
+// The memory this process may use: the machine's, or less where its cgroup
+// (v2: this process's own, from /proc/self/cgroup, and every parent; v1: the
+// memory controller's) sets a limit.
+uint64_t UsableMemory() {
   long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
   uint64_t total = pages > 0 && page > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(page) : uint64_t{8} << 30;
-  for (const char* path : {"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"}) {
-    if (FILE* f = std::fopen(path, "r")) {
+  auto clamp = [&](const std::string& path) {
+    if (FILE* f = std::fopen(path.c_str(), "r")) {
       unsigned long long v = 0;
       if (std::fscanf(f, "%llu", &v) == 1 && v > 0 && v < total) total = v;  // "max" does not parse
       std::fclose(f);
     }
+  };
+  std::string v2, v1;  // this process's cgroup paths ("0::/a/b", "N:memory:/a/b")
+  if (FILE* f = std::fopen("/proc/self/cgroup", "r")) {
+    char line[4096];
+    while (std::fgets(line, sizeof line, f)) {
+      std::string l(line);
+      l = l.substr(0, l.find_last_not_of("\n") + 1);
+      if (l.rfind("0::", 0) == 0) v2 = l.substr(3);
+      auto m = l.find(":memory:");
+      if (m != std::string::npos) v1 = l.substr(m + 8);
+    }
+    std::fclose(f);
   }
-  return total / 4;
+  auto walk = [&](const std::string& rel, const std::string& root, const char* file) {
+    for (std::string dir = rel; !dir.empty() && dir != "/"; dir = dir.substr(0, dir.find_last_of('/')))
+      clamp(root + dir + "/" + file);
+    clamp(root + "/" + file);
+  };
+  walk(v2, "/sys/fs/cgroup", "memory.max");
+  walk(v1, "/sys/fs/cgroup/memory", "memory.limit_in_bytes");
+  return total;
 }
 
 void Install() {
-  uint64_t limit = DefaultLimit();
+  uint64_t usable = UsableMemory();
+  uint64_t limit = usable / 4;
   std::string note;
   if (const char* v = std::getenv("BERTORCH_CPU_CACHE_MB")) {
     char* end = nullptr;
@@ -206,14 +241,15 @@ void Install() {
       g_name = "default (BERTORCH_CPU_CACHE_MB=0)";
       return;
     } else {
-      limit = static_cast<uint64_t>(mb) << 20;
+      limit = mb > (uint64_t{1} << 43) ? uint64_t{1} << 63 : static_cast<uint64_t>(mb) << 20;
     }
   }
   g_fallback = c10::GetCPUAllocator();
-  g_cache = new Cache(limit);  // never freed: tensors may outlive every env
-  static CachingCpuAllocator allocator;
-  c10::SetCPUAllocator(&allocator, /*priority=*/1);
-  if (c10::GetCPUAllocator() != &allocator) {
+  g_cache = new Cache(limit, usable / 4 * 3);  // never freed: tensors may outlive every env
+  // Never destroyed either: c10's table keeps pointing at it through static destruction.
+  auto* allocator = new CachingCpuAllocator();
+  c10::SetCPUAllocator(allocator, /*priority=*/1);
+  if (c10::GetCPUAllocator() != allocator) {
     g_name = "default (another allocator has priority)";
     return;
   }

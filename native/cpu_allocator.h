@@ -11,7 +11,8 @@
 // ones 2 MiB-aligned with MADV_HUGEPAGE (fewer faults, fewer TLB misses).
 // Free blocks held are capped (BERTORCH_CPU_CACHE_MB, default a quarter of
 // the memory this process may use, cgroup-aware); past the cap a freed block
-// goes back to the kernel.
+// goes back to the kernel, and when mapped blocks would pass three quarters of
+// that memory, a miss first gives free blocks of other sizes back.
 // BERTORCH_CPU_CACHE_MB=0 leaves libtorch's allocator in place.
 // Threading: any thread may allocate and free (one mutex).
 #pragma once

@@ -42,7 +42,7 @@ constexpr int64_t kBlock = 1024;  // elements per stack buffer of draws (even)
 // Draws for elements [i0, i0 + 2 * pairs) of the stream, i0 even. A plain loop
 // over counters, so the compiler vectorizes it; cloned per ISA because 64-bit
 // multiplies vectorize only with AVX-512 (and are emulated with AVX2).
-#if defined(__x86_64__) && defined(__ELF__) && defined(__GNUC__) && !defined(__clang__)
+#if defined(__x86_64__) && defined(__ELF__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
 #define BT_ISA_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define BT_ISA_CLONES  // ifunc clones need GCC on x86-64 ELF; elsewhere the baseline build
@@ -59,13 +59,12 @@ void ForwardKernel(const T* x, T* y, bool* keep, int64_t n, uint64_t seed, uint3
   const acc scale = static_cast<acc>(1.0 / (1.0 - p));
   at::parallel_for(0, (n + kBlock - 1) / kBlock, kGrain / kBlock, [&](int64_t begin, int64_t end) {
     uint64_t words[kBlock / 2];
-    const auto* draw = reinterpret_cast<const uint32_t*>(words);
-    static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "draw 2j is the low half of word j");
     for (int64_t b = begin; b < end; b++) {
       int64_t i0 = b * kBlock, len = std::min(kBlock, n - i0);
       Draws(seed, i0, (len + 1) / 2, words);
       for (int64_t i = 0; i < len; i++) {
-        bool k = draw[i] >= threshold;
+        auto draw = static_cast<uint32_t>(words[i >> 1] >> (32 * (i & 1)));  // low half for even i, high for odd
+        bool k = draw >= threshold;
         keep[i0 + i] = k;
         // A multiply, not a select, so NaN and inf propagate as through at::dropout.
         y[i0 + i] = static_cast<T>(static_cast<acc>(x[i0 + i]) * (k ? scale : acc(0)));
@@ -118,7 +117,12 @@ struct FusedDropoutFn : torch::autograd::Function<FusedDropoutFn> {
                                                  torch::autograd::variable_list grads) {
     if (!grads[0].defined()) return {torch::Tensor(), torch::Tensor()};
     auto keep = ctx->get_saved_variables()[0];
-    return {FusedBackward(grads[0], keep, ctx->saved_data["p"].toDouble()), torch::Tensor()};
+    double p = ctx->saved_data["p"].toDouble();
+    // Under create_graph the gradient must itself be differentiable (double
+    // backward, as through at::dropout): the same product in autograd ops.
+    if (torch::GradMode::is_enabled() && grads[0].requires_grad())
+      return {grads[0] * keep.to(grads[0].scalar_type()) * (1.0 / (1.0 - p)), torch::Tensor()};
+    return {FusedBackward(grads[0], keep, p), torch::Tensor()};
   }
 };
 

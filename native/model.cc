@@ -54,34 +54,57 @@ namespace {
 // Ids and class labels checked on the host, before any kernel reads them: on a
 // GPU an out-of-range one is a device-side assert that leaves the CUDA context
 // unusable for the rest of the process; here it is an IndexError naming the field.
-void CheckRange(const torch::Tensor& t, int64_t end, const char* field, const char* limit, bool ignore_100 = false) {
-  if (!t.defined() || !t.is_cpu() || t.numel() == 0 || !at::isIntegralType(t.scalar_type(), /*includeBool=*/false)) return;
-  auto v = ignore_100 ? t.masked_select(t.ne(-100)) : t;
+// Float labels are checked as the loss will read them (cast to int64).
+void CheckRange(const torch::Tensor& t, int64_t end, const char* field, const char* limit) {
+  if (!t.defined() || !t.is_cpu() || t.numel() == 0 || t.scalar_type() == torch::kBool) return;
+  torch::Tensor v = t;
+  if (at::isFloatingType(t.scalar_type())) {
+    TORCH_CHECK_VALUE(t.isfinite().all().item<bool>(), field, " holds a NaN or infinite class label");
+    v = t.to(torch::kLong);
+  } else if (!at::isIntegralType(t.scalar_type(), /*includeBool=*/false)) {
+    return;
+  }
+  v = v.masked_select(v.ne(-100));  // every loss here ignores -100, as HF's
   if (v.numel() == 0) return;
   auto [lo, hi] = at::aminmax(v);
   int64_t mn = lo.item<int64_t>(), mx = hi.item<int64_t>();
   TORCH_CHECK_INDEX(mn >= 0 && mx < end, "index out of range: ", field, " holds ", mn < 0 ? mn : mx, ", outside [0, ", end,
-                    ") (", limit, ")", ignore_100 ? "; -100 marks positions without a label" : "");
+                    ") (", limit, "); -100 marks positions without a label");
+}
+
+// Ids have no -100 exemption.
+void CheckIds(const torch::Tensor& t, int64_t end, const char* field, const char* limit) {
+  if (!t.defined() || !t.is_cpu() || t.numel() == 0 || !at::isIntegralType(t.scalar_type(), /*includeBool=*/false)) return;
+  auto [lo, hi] = at::aminmax(t);
+  int64_t mn = lo.item<int64_t>(), mx = hi.item<int64_t>();
+  TORCH_CHECK_INDEX(mn >= 0 && mx < end, "index out of range: ", field, " holds ", mn < 0 ? mn : mx, ", outside [0, ", end,
+                    ") (", limit, ")");
+}
+
+// The single-label (cross-entropy) case of bert.cc's Loss, by the same rule.
+bool SingleLabel(const bert::BertConfig& c, const torch::Tensor& labels) {
+  if (!c.problem_type.empty()) return c.problem_type == "single_label_classification";
+  return c.num_labels > 1 && labels.defined() && !at::isFloatingType(labels.scalar_type());
 }
 }  // namespace
 
 void BertRunner::CheckBatch(const bert::Batch& b) const {
   const auto& c = module_->config;
-  CheckRange(b.input_ids, c.vocab_size, "inputIds", "vocab_size");
-  CheckRange(b.token_type_ids, c.type_vocab_size, "tokenTypeIds", "type_vocab_size");
-  CheckRange(b.next_sentence_label, 2, "nextSentenceLabel", "is next / is random");
+  CheckIds(b.input_ids, c.vocab_size, "inputIds", "vocab_size");
+  CheckIds(b.token_type_ids, c.type_vocab_size, "tokenTypeIds", "type_vocab_size");
   switch (module_->task) {
-    case bert::Task::MaskedLM:
     case bert::Task::PreTraining:
-      CheckRange(b.labels, c.vocab_size, "labels", "vocab_size", true);
+      CheckRange(b.next_sentence_label, 2, "nextSentenceLabel", "is next / is random");
+      [[fallthrough]];
+    case bert::Task::MaskedLM:
+      CheckRange(b.labels, c.vocab_size, "labels", "vocab_size");
       break;
     case bert::Task::TokenClassification:
-      CheckRange(b.labels, c.num_labels, "labels", "num_labels", true);
+      CheckRange(b.labels, c.num_labels, "labels", "num_labels");
       break;
     case bert::Task::SequenceClassification:
-      // Integer labels of a single-label head; float targets (regression, multi-label) have no range.
-      if (c.num_labels > 1 && c.problem_type != "regression" && c.problem_type != "multi_label_classification")
-        CheckRange(b.labels, c.num_labels, "labels", "num_labels");
+      // Regression and multi-label targets are floats with no range.
+      if (SingleLabel(c, b.labels)) CheckRange(b.labels, c.num_labels, "labels", "num_labels");
       break;
     case bert::Task::Base:
       break;
@@ -255,7 +278,8 @@ void BertRunner::SetGrads(const std::map<std::string, torch::Tensor>& grads) {
     if (it == grads.end()) continue;
     TORCH_CHECK_VALUE(it->second.sizes() == p.sizes(), "gradient for ", n, " has shape ", it->second.sizes(),
                       ", parameter has ", p.sizes());
-    p.mutable_grad() = it->second.detach().to(p.options()).clone();
+    // Contiguous, as AccumulateGrad would make it: the fused AdamW walks raw memory.
+    p.mutable_grad() = it->second.detach().to(p.options()).clone(at::MemoryFormat::Contiguous);
   }
   grads_averaged_ = false;
 }

@@ -103,6 +103,18 @@ void AdamW::StepCaptured(const torch::Tensor& lr, const torch::Tensor& found_inf
 bool AdamW::StepFused(double lr, const torch::Tensor& found_inf, const torch::Tensor& lr_tensor) {
   if (params_.empty()) return true;
   if (!Fuses()) return false;
+  // The fused kernels walk param, grad and moments as flat arrays, so all four
+  // must be dense in one layout: grads are made contiguous (autograd's already
+  // are); a non-contiguous parameter (never made by bertorch) takes the loop.
+  for (auto& p : params_) {
+    const auto& g = p.param.grad();
+    if (!g.defined()) continue;
+    if (!(p.param.is_contiguous() && p.exp_avg.is_contiguous() && p.exp_avg_sq.is_contiguous())) {
+      TORCH_CHECK(!found_inf.defined(), "internal: a device-gated AdamW step needs contiguous parameters (", p.name, ")");
+      return false;
+    }
+    if (!g.is_contiguous()) p.param.mutable_grad() = g.contiguous();
+  }
   const auto& first = params_.front().param;
   std::vector<torch::Tensor> groups[2][4];
   for (auto& p : params_) {

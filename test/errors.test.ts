@@ -139,6 +139,14 @@ test('MLM and token-classification labels out of range name the field; -100 is a
   await t.throwsAsync(() => mlm.forward({ inputIds: ids, labels: new BigInt64Array([-100n, -5n, 4n]), shape: [1, 3] }), { instanceOf: TorchIndexError, message: /labels holds -5/ });
   const ok = await mlm.forward({ inputIds: ids, labels: new BigInt64Array([-100n, 19n, -100n]), shape: [1, 3] });
   t.true(Number.isFinite(Number(ok.loss!.item())));
+  // Float labels are read as int64 by the loss, so they are checked as such.
+  await t.throwsAsync(() => mlm.forward({ inputIds: ids, labels: new Float32Array([-100, 25, -100]), shape: [1, 3] }), { instanceOf: TorchIndexError, message: /labels holds 25/ });
+  await t.throwsAsync(() => mlm.forward({ inputIds: ids, labels: new Float32Array([-100, NaN, 1]), shape: [1, 3] }), { instanceOf: TorchValueError, message: /labels holds a NaN or infinite class label/ });
+  // -100 is ignored by the sequence-classification loss too.
+  const cls = BertForSequenceClassification.create(tiny);
+  const two = await cls.forward({ inputIds: new BigInt64Array(4), labels: new BigInt64Array([-100n, 1n]), shape: [2, 2] });
+  t.true(Number.isFinite(Number(two.loss!.item())));
+  cls.dispose();
   const tok = BertForTokenClassification.create({ ...tiny, id2label: { 0: 'O', 1: 'B-X', 2: 'I-X' }, label2id: { O: 0, 'B-X': 1, 'I-X': 2 } });
   await t.throwsAsync(() => tok.forward({ inputIds: ids, labels: new BigInt64Array([0n, 3n, -100n]), shape: [1, 3] }), { instanceOf: TorchIndexError, message: /labels holds 3, outside \[0, 3\) \(num_labels\)/ });
   mlm.dispose();
