@@ -7,7 +7,6 @@ torch.inference_mode(), logits copied to the host as numpy; bf16 trials run
 under torch.autocast('cpu'). The same synthetic batch as infer.ts (common.ts
 makeBatch, seed 2000). Prints one raw JSON line, summarised as infer.ts does.
 """
-import argparse
 import json
 import os
 import resource
@@ -17,10 +16,10 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import torch  # noqa: E402
-from transformers import BertConfig, BertForSequenceClassification  # noqa: E402
+from transformers import BertForSequenceClassification  # noqa: E402
 
 from peer_tensor import env, load_probe  # noqa: E402
-from peer_train import make_batch  # noqa: E402
+from peer_train import bert_config, make_batch, read_trial  # noqa: E402
 
 WARMUP = 3
 
@@ -33,17 +32,9 @@ def summarise(ms, batch):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--trial", required=True, help="JSON InferTrial from infer.ts")
-    ap.add_argument("--threads", type=int, default=os.cpu_count())
-    args = ap.parse_args()
-    t = json.loads(args.trial)
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
+    t = read_trial("InferTrial from infer.ts")
     d = t["dims"]
-    cfg = BertConfig(vocab_size=d["vocab"], hidden_size=d["hidden"], num_hidden_layers=d["layers"],
-                     num_attention_heads=d["heads"], intermediate_size=d["intermediate"], num_labels=2)
-    model = BertForSequenceClassification._from_config(cfg, attn_implementation="sdpa").eval()
+    model = BertForSequenceClassification._from_config(bert_config(d), attn_implementation="sdpa").eval()
     b = make_batch("seqcls", t["batch"], t["seq"], d["vocab"], 2000)
     inputs = {k: b[k] for k in ("input_ids", "attention_mask", "token_type_ids")}
     bf16 = bool(t["bf16"])

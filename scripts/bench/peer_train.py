@@ -76,21 +76,30 @@ def rss_mb():
         return None
 
 
-def main():
+def read_trial(what):
+    """--trial JSON and --threads from the command line; sets threads and the seed (peer_infer.py too)."""
     ap = argparse.ArgumentParser()
-    ap.add_argument("--trial", required=True, help="JSON TrainTrial from train.ts")
+    ap.add_argument("--trial", required=True, help=f"JSON {what}")
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     args = ap.parse_args()
-    t = json.loads(args.trial)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    d = t["dims"]
-    rss_base = rss_mb()
+    return json.loads(args.trial)
 
-    cfg = BertConfig(
+
+def bert_config(d):
+    """The BertConfig of a trial's dims (common.ts ModelDims)."""
+    return BertConfig(
         vocab_size=d["vocab"], hidden_size=d["hidden"], num_hidden_layers=d["layers"],
         num_attention_heads=d["heads"], intermediate_size=d["intermediate"], num_labels=NUM_LABELS,
     )
+
+
+def main():
+    t = read_trial("TrainTrial from train.ts")
+    d = t["dims"]
+    rss_base = rss_mb()
+    cfg = bert_config(d)
     cls = BertForMaskedLM if t["task"] == "mlm" else BertForSequenceClassification
     model = cls._from_config(cfg, attn_implementation="sdpa")
     assert model.config._attn_implementation == "sdpa", model.config._attn_implementation
