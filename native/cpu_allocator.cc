@@ -24,6 +24,7 @@ constexpr size_t kMinBytes = 256 << 10;   // smaller requests: libtorch's alloca
 constexpr size_t kHugeBytes = 4 << 20;    // from here on, 2 MiB-aligned and MADV_HUGEPAGE
 constexpr size_t kHugeAlign = 2 << 20;
 constexpr size_t kPage = 4096;
+constexpr size_t kMaxWaste = 2;           // a free block serves requests down to half its size
 
 // Size classes 1/8 of a power of two apart (at most 12.5% rounding), whole pages.
 size_t SizeClass(size_t n) {
@@ -49,12 +50,15 @@ class Cache {
     size_t size = SizeClass(n);
     {
       std::lock_guard<std::mutex> lock(mu_);
-      auto it = free_.find(size);
-      if (it != free_.end() && !it->second.empty()) {
+      // The smallest free block of this class or up to kMaxWaste times larger:
+      // with shapes that change every step (dynamic padding) a larger block
+      // serves a smaller request instead of a new mapping.
+      for (auto it = free_.lower_bound(size); it != free_.end() && it->first <= size * kMaxWaste; ++it) {
+        if (it->second.empty()) continue;
         void* p = it->second.back();
         it->second.pop_back();
-        stats_.cached_bytes -= size;
-        stats_.in_use_bytes += size;
+        stats_.cached_bytes -= it->first;
+        stats_.in_use_bytes += it->first;
         stats_.hits++;
         return p;
       }

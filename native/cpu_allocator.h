@@ -6,7 +6,9 @@
 // training step faults in and zeroes its activations again. On BERT-small at
 // sequence 512 that was ~0.3 s of system time per 1.45 s step. Blocks from
 // kMinBytes up are kept in per-size-class free lists and handed out again, as
-// PyTorch's CUDA caching allocator does for device memory; smaller requests
+// PyTorch's CUDA caching allocator does for device memory; a free block also
+// serves requests down to half its size, so shapes that change every step
+// (dynamic padding) reuse blocks instead of mapping more. Smaller requests
 // go to libtorch's default allocator. Blocks are page-aligned mmaps, large
 // ones 2 MiB-aligned with MADV_HUGEPAGE (fewer faults, fewer TLB misses).
 // Free blocks held are capped (BERTORCH_CPU_CACHE_MB, default a quarter of
