@@ -5,9 +5,9 @@
 #include <cmath>
 #include <limits>
 #include <sstream>
-#include <unistd.h>
 
 #include "checkpoint.h"
+#include "cpu_allocator.h"
 #include "dropout.h"
 
 namespace bt::bert {
@@ -25,17 +25,6 @@ Task ParseTask(const std::string& name) {
                     "BertForTokenClassification or BertForPreTraining)");
 }
 
-namespace {
-// Physical memory in bytes, or 0 when the platform does not say.
-double PhysicalMemory() {
-#if defined(_SC_PHYS_PAGES) && defined(_SC_PAGE_SIZE)
-  long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
-  if (pages > 0 && page > 0) return static_cast<double>(pages) * static_cast<double>(page);
-#endif
-  return 0;
-}
-}  // namespace
-
 void CheckConfig(const BertConfig& c) {
   const std::pair<const char*, int64_t> sizes[] = {
       {"vocab_size", c.vocab_size}, {"hidden_size", c.hidden_size}, {"num_hidden_layers", c.num_hidden_layers},
@@ -52,11 +41,11 @@ void CheckConfig(const BertConfig& c) {
   double layer = 4 * H * H + 2 * H * I;
   double heads = 2 * H * H + H * (static_cast<double>(c.num_labels) + 2) + static_cast<double>(c.vocab_size);
   double bytes = 4 * (embeddings + L * layer + heads);
-  double memory = PhysicalMemory();
-  if (memory > 0 && bytes > memory) {
+  double memory = static_cast<double>(UsableMemory());
+  if (bytes > memory) {
     std::ostringstream os;
     os.precision(3);
-    os << "config needs " << bytes / 1e9 << " GB of float32 parameters but this machine has " << memory / 1e9
+    os << "config needs " << bytes / 1e9 << " GB of float32 parameters but this process may use " << memory / 1e9
        << " GB of memory (vocab_size=" << c.vocab_size << ", hidden_size=" << c.hidden_size
        << ", num_hidden_layers=" << c.num_hidden_layers << ", intermediate_size=" << c.intermediate_size << ")";
     TORCH_CHECK_VALUE(false, os.str());

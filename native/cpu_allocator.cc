@@ -199,7 +199,7 @@ struct CachingCpuAllocator final : c10::Allocator {
 // The memory this process may use: the machine's, or less where its cgroup
 // (v2: this process's own, from /proc/self/cgroup, and every parent; v1: the
 // memory controller's) sets a limit.
-uint64_t UsableMemory() {
+uint64_t UsableMemoryOnce() {
   long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
   uint64_t total = pages > 0 && page > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(page) : uint64_t{8} << 30;
   auto clamp = [&](const std::string& path) {
@@ -232,7 +232,7 @@ uint64_t UsableMemory() {
 }
 
 void Install() {
-  uint64_t usable = UsableMemory();
+  uint64_t usable = UsableMemoryOnce();
   uint64_t limit = usable / 4;
   std::string note;
   if (const char* v = std::getenv("BERTORCH_CPU_CACHE_MB")) {
@@ -265,6 +265,11 @@ std::once_flag g_once;
 }  // namespace
 
 void InstallCpuCache() { std::call_once(g_once, Install); }
+
+uint64_t UsableMemory() {
+  static const uint64_t bytes = UsableMemoryOnce();
+  return bytes;
+}
 
 CpuCacheStats GetCpuCacheStats() {
   if (g_cache == nullptr || g_name.rfind("caching", 0) != 0) return {};

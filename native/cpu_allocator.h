@@ -35,6 +35,10 @@ struct CpuCacheStats {
   uint64_t released = 0;       // blocks given back (cap, or EmptyCpuCache)
 };
 
+// Bytes of memory this process may use: the machine's, or its cgroup's limit
+// when lower (v1 and v2, its own cgroup and the parents). Read once.
+uint64_t UsableMemory();
+
 // Installs the allocator once per process (idempotent); reads the env switch.
 void InstallCpuCache();
 CpuCacheStats GetCpuCacheStats();

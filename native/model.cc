@@ -55,30 +55,22 @@ namespace {
 // GPU an out-of-range one is a device-side assert that leaves the CUDA context
 // unusable for the rest of the process; here it is an IndexError naming the field.
 // Float labels are checked as the loss will read them (cast to int64).
-void CheckRange(const torch::Tensor& t, int64_t end, const char* field, const char* limit) {
+// labels: class labels, where -100 (no label) is allowed; otherwise ids.
+void CheckRange(const torch::Tensor& t, int64_t end, const char* field, const char* limit, bool labels) {
   if (!t.defined() || !t.is_cpu() || t.numel() == 0 || t.scalar_type() == torch::kBool) return;
   torch::Tensor v = t;
-  if (at::isFloatingType(t.scalar_type())) {
+  if (labels && at::isFloatingType(t.scalar_type())) {
     TORCH_CHECK_VALUE(t.isfinite().all().item<bool>(), field, " holds a NaN or infinite class label");
     v = t.to(torch::kLong);
   } else if (!at::isIntegralType(t.scalar_type(), /*includeBool=*/false)) {
     return;
   }
-  v = v.masked_select(v.ne(-100));  // every loss here ignores -100, as HF's
+  if (labels) v = v.masked_select(v.ne(-100));  // every loss here ignores -100, as HF's
   if (v.numel() == 0) return;
   auto [lo, hi] = at::aminmax(v);
   int64_t mn = lo.item<int64_t>(), mx = hi.item<int64_t>();
   TORCH_CHECK_INDEX(mn >= 0 && mx < end, "index out of range: ", field, " holds ", mn < 0 ? mn : mx, ", outside [0, ", end,
-                    ") (", limit, "); -100 marks positions without a label");
-}
-
-// Ids have no -100 exemption.
-void CheckIds(const torch::Tensor& t, int64_t end, const char* field, const char* limit) {
-  if (!t.defined() || !t.is_cpu() || t.numel() == 0 || !at::isIntegralType(t.scalar_type(), /*includeBool=*/false)) return;
-  auto [lo, hi] = at::aminmax(t);
-  int64_t mn = lo.item<int64_t>(), mx = hi.item<int64_t>();
-  TORCH_CHECK_INDEX(mn >= 0 && mx < end, "index out of range: ", field, " holds ", mn < 0 ? mn : mx, ", outside [0, ", end,
-                    ") (", limit, ")");
+                    ") (", limit, ")", labels ? "; -100 marks positions without a label" : "");
 }
 
 // The single-label (cross-entropy) case of bert.cc's Loss, by the same rule.
@@ -90,21 +82,21 @@ bool SingleLabel(const bert::BertConfig& c, const torch::Tensor& labels) {
 
 void BertRunner::CheckBatch(const bert::Batch& b) const {
   const auto& c = module_->config;
-  CheckIds(b.input_ids, c.vocab_size, "inputIds", "vocab_size");
-  CheckIds(b.token_type_ids, c.type_vocab_size, "tokenTypeIds", "type_vocab_size");
+  CheckRange(b.input_ids, c.vocab_size, "inputIds", "vocab_size", false);
+  CheckRange(b.token_type_ids, c.type_vocab_size, "tokenTypeIds", "type_vocab_size", false);
   switch (module_->task) {
     case bert::Task::PreTraining:
-      CheckRange(b.next_sentence_label, 2, "nextSentenceLabel", "is next / is random");
+      CheckRange(b.next_sentence_label, 2, "nextSentenceLabel", "is next / is random", true);
       [[fallthrough]];
     case bert::Task::MaskedLM:
-      CheckRange(b.labels, c.vocab_size, "labels", "vocab_size");
+      CheckRange(b.labels, c.vocab_size, "labels", "vocab_size", true);
       break;
     case bert::Task::TokenClassification:
-      CheckRange(b.labels, c.num_labels, "labels", "num_labels");
+      CheckRange(b.labels, c.num_labels, "labels", "num_labels", true);
       break;
     case bert::Task::SequenceClassification:
       // Regression and multi-label targets are floats with no range.
-      if (SingleLabel(c, b.labels)) CheckRange(b.labels, c.num_labels, "labels", "num_labels");
+      if (SingleLabel(c, b.labels)) CheckRange(b.labels, c.num_labels, "labels", "num_labels", true);
       break;
     case bert::Task::Base:
       break;
