@@ -78,6 +78,8 @@ export interface Binding {
   cpuCacheStats(): CpuCacheStats;
   /** Gives the cached free CPU blocks back to the kernel; returns the MiB released. */
   emptyCpuCache(): number;
+  /** Bytes this process may use: physical memory, or the lowest cgroup limit above it. */
+  usableMemory(): number;
   // handles (native/tensor.cc)
   dispose(t: T): boolean;
   isDisposed(t: T): boolean;

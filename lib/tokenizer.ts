@@ -13,8 +13,8 @@
 import { createHash } from 'node:crypto';
 import { access, mkdir, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { totalmem } from 'node:os';
 import tokenizers from 'tokenizers';
+import { usableMemory } from './memory.js';
 import {
   BERT_SPECIAL_TOKENS,
   bertTokenizerJson,
@@ -510,8 +510,8 @@ export class Tokenizer {
     const target = plan.padLongest ? joined.reduce((most, j) => Math.max(most, j.encoding.getLength()), 0) : plan.padTo;
     // The tokenizers package pads in Rust, which aborts the process when an
     // allocation fails: refuse a padding that cannot fit in memory first.
-    if (plan.padTo !== undefined && plan.padTo * items.length * PADDED_TOKEN_BYTES > totalmem()) {
-      throw rangeError(`a maxLength whose padding of ${items.length} text(s) fits in this machine's ${(totalmem() / 1e9).toFixed(1)} GB of memory`, 'maxLength', plan.padTo);
+    if (plan.padTo !== undefined && plan.padTo * items.length * PADDED_TOKEN_BYTES > usableMemory()) {
+      throw rangeError(`a maxLength whose padding of ${items.length} text(s) fits in the ${(usableMemory() / 1e9).toFixed(1)} GB of memory this process may use`, 'maxLength', plan.padTo);
     }
     return joined.map(({ encoding, layout }, i) => {
       if (target !== undefined) this.#pad(encoding, target);

@@ -129,6 +129,9 @@ void RegisterInfo(Napi::Env env, Napi::Object exports) {
   exports.Set("emptyCpuCache", Napi::Function::New(env, [](const Napi::CallbackInfo& i) {
     return Napi::Number::New(i.Env(), static_cast<double>(EmptyCpuCache()) / (1 << 20));
   }, "emptyCpuCache"));
+  exports.Set("usableMemory", Napi::Function::New(env, [](const Napi::CallbackInfo& i) {
+    return Napi::Number::New(i.Env(), static_cast<double>(UsableMemory()));
+  }, "usableMemory"));
   exports.Set("cudaAvailable", Napi::Function::New(env, [](const Napi::CallbackInfo& i) {
     return Napi::Boolean::New(i.Env(), torch::cuda::is_available());
   }));

@@ -3,7 +3,9 @@
 // new memory, the cap and the off switch hold, and values stay right.
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
+import { totalmem } from 'node:os';
 import { BertForSequenceClassification, cpuCacheStats, emptyCpuCache, info, ones, randn, zeros } from '../lib/index.js';
+import { usableMemory } from '../lib/memory.js';
 
 // Serial: the counters are process-wide.
 test.serial('info() names the caching allocator and its limit', (t) => {
@@ -11,6 +13,13 @@ test.serial('info() names the caching allocator and its limit', (t) => {
   const s = cpuCacheStats();
   t.true(s.installed);
   t.true(s.limitMB > 0);
+});
+
+test.serial('the memory checks of configs and padding use the figure the cache is sized from', (t) => {
+  const bytes = usableMemory();
+  t.true(bytes > 0 && bytes <= totalmem());
+  // The default cap is a quarter of it (the env override is not set in tests).
+  t.true(Math.abs(bytes / 4 / 2 ** 20 - cpuCacheStats().limitMB) < 1e-3);
 });
 
 test.serial('a freed block is handed out again for the same size class', (t) => {

@@ -90,7 +90,7 @@ const cases: Case[] = [
   ['raw binding: Model with 0 attention heads', () => new (native().Model)({ num_attention_heads: 0 }, 'BertModel', 1), { instanceOf: TorchValueError, message: /num_attention_heads must be a positive integer, got 0/ }],
   ['raw binding: Model with NaN attention heads', () => new (native().Model)({ num_attention_heads: NaN }, 'BertModel', 1), { ...RE, message: /an integer for config.num_attention_heads but received nan/ }],
   ['raw binding: Model with 2^40 layers', () => new (native().Model)({ num_hidden_layers: 2 ** 40, hidden_size: 2, num_attention_heads: 1, intermediate_size: 1 }, 'BertModel', 1), { instanceOf: TorchValueError, message: /GB of float32 parameters but this process may use .*num_hidden_layers=1099511627776/ }],
-  ['model created with 1e9 layers', () => BertForSequenceClassification.create({ num_hidden_layers: 1e9 }), { ...RE, message: /fit in this machine's .* of memory for config but received .*num_hidden_layers=1000000000/ }],
+  ['model created with 1e9 layers', () => BertForSequenceClassification.create({ num_hidden_layers: 1e9 }), { ...RE, message: /fit in the .* of memory this process may use for config but received .*num_hidden_layers=1000000000/ }],
   ['model created with a bad config', () => BertForSequenceClassification.create({ hidden_act: 'swiglu' as never }), { ...RE, message: /for hidden_act but received "swiglu"/ }],
 ];
 

@@ -4,9 +4,9 @@
  * so a round trip through bertorch loses nothing transformers wrote.
  */
 import { readFile } from 'node:fs/promises';
-import { totalmem } from 'node:os';
 import path from 'node:path';
 import { writeFileAtomic } from './atomic.js';
+import { usableMemory } from '../memory.js';
 
 export type HiddenAct = 'gelu' | 'gelu_new' | 'gelu_pytorch_tanh' | 'relu' | 'silu' | 'tanh';
 export type ProblemType = 'single_label_classification' | 'multi_label_classification' | 'regression';
@@ -123,9 +123,10 @@ export function parameterCount(c: BertConfig): number {
 // (num_hidden_layers: 1e9 builds layer after layer).
 function checkFitsInMemory(c: BertConfig, where: string): void {
   const bytes = 4 * parameterCount(c);
-  if (bytes <= totalmem()) return;
+  const usable = usableMemory();
+  if (bytes <= usable) return;
   const gb = (n: number) => `${(n / 1e9).toPrecision(3)} GB`;
-  throw Object.assign(new RangeError(`${where}: Expected sizes whose float32 parameters fit in this machine's ${gb(totalmem())} of memory ` +
+  throw Object.assign(new RangeError(`${where}: Expected sizes whose float32 parameters fit in the ${gb(usable)} of memory this process may use ` +
     `for config but received vocab_size=${c.vocab_size}, hidden_size=${c.hidden_size}, num_hidden_layers=${c.num_hidden_layers}, ` +
     `intermediate_size=${c.intermediate_size} (${gb(bytes)})`), { code: 'ERR_INVALID_CONFIG' });
 }

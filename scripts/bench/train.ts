@@ -19,8 +19,8 @@ import {
 } from './common.js';
 import { BertForMaskedLM, BertForSequenceClassification, liveTensors, PRESETS } from '../../lib/index.js';
 
-type ModelName = 'mini' | 'small' | 'base';
-const MODEL_NAMES: readonly ModelName[] = ['mini', 'small', 'base'];
+type ModelName = 'mini' | 'small' | 'base' | 'thin';
+const MODEL_NAMES: readonly ModelName[] = ['mini', 'small', 'base', 'thin'];
 const VOCAB = 30522;
 
 /** The models, and how many steps each times by default (base is slow on a CPU). */
@@ -28,6 +28,10 @@ export const MODELS: Record<ModelName, { dims: ModelDims; steps: number; warmup:
   mini: { dims: dimsOf(PRESETS.mini), steps: 10, warmup: 2 },
   small: { dims: dimsOf(PRESETS.small), steps: 6, warmup: 2 },
   base: { dims: dimsOf(PRESETS.base), steps: 3, warmup: 1 },
+  // BERT-base's 12 layers x 12 heads at hidden 48: the math is ~nothing, so a
+  // step's time is dispatch, autograd and allocation, i.e. the host time a GPU
+  // step cannot go under in eager mode. Run it with --batch 2 --seq 16 --threads 1.
+  thin: { dims: { layers: 12, hidden: 48, heads: 12, intermediate: 192, vocab: 1024 }, steps: 60, warmup: 10 },
 };
 
 function dimsOf(p: { num_hidden_layers: number; hidden_size: number; num_attention_heads: number; intermediate_size: number }): ModelDims {
