@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BertForPreTraining, BertForSequenceClassification, info, labelMaps, manualSeed, randn, type Tensor } from '../lib/index.js';
 import { maxDiff, pythonGate, runPython } from './helpers/python.js';
+import { BF16_CURVE_TOL, bf16LossCurves } from './helpers/bf16-curve.js';
 
 const python = pythonGate(['torch', 'transformers']);
 const TINY = { vocab_size: 60, hidden_size: 32, num_hidden_layers: 2, num_attention_heads: 4, intermediate_size: 64, max_position_embeddings: 16 };
@@ -209,4 +210,12 @@ test('bfloat16 autocast on CPU trains and keeps float32 parameters', async (t) =
   t.true(Number.isFinite(r.loss));
   t.is((m.stateDict().values().next().value as Tensor).dtype, 'float32');
   t.throws(() => m.autocast('float64' as never), { instanceOf: RangeError });
+});
+
+test('bfloat16 autocast on CPU follows the float32 loss curve within the documented 5%', async (t) => {
+  const { fp32, bf16, worstRel } = await bf16LossCurves('cpu');
+  t.log(`max relative loss gap over 30 steps: ${worstRel.toFixed(4)}; fp32 ${fp32[0].toFixed(3)} -> ${fp32.at(-1)!.toFixed(3)}, bf16 ${bf16[0].toFixed(3)} -> ${bf16.at(-1)!.toFixed(3)}`);
+  t.true(worstRel < BF16_CURVE_TOL);
+  t.true(worstRel > 0, 'bf16 autocast changed nothing: the two runs computed the same thing');
+  t.true(fp32.at(-1)! < fp32[0]);
 });
