@@ -9,13 +9,14 @@
  * --profile: after timing, 5 more steps of each side under its profiler
  * (Kineto; torch.profiler for the peer), one `gpu-profile` line per side with
  * the GPU's busy time per step and the kernels that take it.
- * Usage: tsx scripts/bench/gpu-train.ts [--batch 64] [--seq 128] [--steps 30] [--model base] [--profile]
+ * Usage: tsx scripts/bench/gpu-train.ts [--batch 64] [--seq 128] [--steps 30] [--model base] [--tasks seqcls,mlm]
+ *   [--no-graphs] [--profile]
  */
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { BertForMaskedLM, BertForSequenceClassification, PRESETS, info, profile, randn } from '../../lib/index.js';
 import { native } from '../../lib/binding.js';
-import { BENCH_DIR, emit, intFlag, log, parseFlags } from './common.js';
+import { BENCH_DIR, emit, intFlag, log, parseFlags, pythonPath } from './common.js';
 
 const flags = parseFlags(process.argv.slice(2));
 const B = intFlag(flags, 'batch', 64);
@@ -92,8 +93,9 @@ async function ours(task: string, rate: number, graphs = false) {
 
 const rate = await matmulRate();
 emit({ bench: 'matmul', device, dtype, tflops: +(rate / 1e12).toFixed(1), libtorch: info().libtorchVersion, gpu: info().cudaDevices[0] ?? 'none' });
-const py = process.env.BERTORCH_PYTHON ?? 'python3';
-for (const task of ['seqcls', 'mlm']) {
+const py = pythonPath();
+for (const task of (flags.get('tasks') ?? 'seqcls,mlm').split(',')) {
+  if (task !== 'seqcls' && task !== 'mlm') throw new RangeError(`--tasks: expected seqcls or mlm, got '${task}'`);
   const our = await ours(task, rate);
   log(`peer ${task}`);
   const peerArgs = ['--task', task, '--batch', String(B), '--seq', String(T), '--steps', String(steps), '--model', name, '--dtype', dtype, '--rate', String(rate)];
@@ -105,7 +107,7 @@ for (const task of ['seqcls', 'mlm']) {
   if (!peer) { emit({ bench: 'gpu-train', side: 'hf', task, error: (r.stderr || '').slice(-500) }); continue; }
   emit(peer);
   emit({ bench: 'gpu-train', ratio: 'bertorch/hf seqPerS', task, value: +(our / peer.seqPerS).toFixed(3) });
-  if (device !== 'cuda') continue;
+  if (device !== 'cuda' || flags.has('no-graphs')) continue;
   try {
     const graphed = await ours(task, rate, true);
     emit({ bench: 'gpu-train', ratio: 'bertorch-cudagraphs/hf seqPerS', task, value: +(graphed / peer.seqPerS).toFixed(3) });
