@@ -285,10 +285,20 @@ async function main(): Promise<void> {
           ['read-get-random', 'read-get-random'],
           ['read-blocks-random', 'read-blocks-random'],
         ];
+    const tps = new Map<string, number>();
     for (const [name, trialName, env] of plan) {
       log(`${name}...`);
       const result = await runChild(trialName, ctx, env);
+      if (typeof result.tokensPerSec === 'number') tps.set(name, result.tokensPerSec);
       emit({ ...common, trial: name, ...(f.has('big') ? { corpusGb: ctx.bigGb } : { lines: ctx.lines }), ...result });
+    }
+    // The peer is the tokenizers package HF's fast tokenizers run on, called directly.
+    const pairs: [string, string, string][] = [
+      ['Tokenizer.encodeBatch vs tokenizers encodeBatch, one thread', 'encode-bertorch-tokenizer', 'encode-tokenizers-1thread'],
+      ['writeShards worker pool vs tokenizers encodeBatch on its rayon pool', 'encode-worker-pool', 'encode-tokenizers-rayon'],
+    ];
+    for (const [what, ours, peer] of pairs) {
+      if (tps.has(ours) && tps.has(peer)) emit({ ...common, kind: 'ratio', what, ours: tps.get(ours), peer: tps.get(peer), ours_over_peer: round(tps.get(ours)! / tps.get(peer)!, 3) });
     }
   } finally {
     if (!keep) await rm(ctx.dir, { recursive: true, force: true });

@@ -30,5 +30,37 @@ for (const [script, args] of plan) {
   }
   if (r.status !== 0) process.stderr.write(`[bench] ${script} exited with ${r.status ?? r.signal}\n`);
 }
-const ratios = records.filter((r) => 'ratio' in r || 'speedup' in r || r.kind === 'ratio');
-if (ratios.length) console.error('\nsummary (ours / peer):\n' + ratios.map((r) => '  ' + JSON.stringify(r)).join('\n'));
+console.error('\nsummary: ours beside the peer, measured in this run\n' + table(records.flatMap(summaryRow)));
+
+type Row = [bench: string, what: string, ours: string, peer: string, ratio: string];
+
+/** One row per line that sets ours beside a peer; `ratio` > 1 means bertorch is ahead. */
+function summaryRow(r: Record<string, any>): Row[] {
+  const f = (x: unknown, unit = '') => (typeof x === 'number' ? `${x}${unit}` : '');
+  const ratio = (x: unknown) => (typeof x === 'number' ? `${x.toFixed(2)}x` : '');
+  if (r.kind === 'ratio' && r.bench === 'tensor') {
+    // Per-call overhead: fewer µs is better, so the ahead-ratio is peer / ours.
+    const ahead = r.metric === 'us_per_call' ? r.peer / r.ours : r.ours_over_peer;
+    return [['tensor', `${r.name} (${r.metric === 'gflops' ? 'GFLOP/s' : 'µs/call'})`, f(r.ours), f(r.peer), ratio(ahead)]];
+  }
+  if (r.kind === 'ratio' && r.bench === 'train') {
+    return [['train', `${r.model} ${r.task} B${r.batch} T${r.seq} ${r.precision} (seq/s, MFU ${r.ours_mfu} vs ${r.peer_mfu})`, f(r.ours_seq_s), f(r.peer_seq_s), ratio(r.ours_over_peer)]];
+  }
+  if (r.kind === 'ratio' && r.bench === 'infer') {
+    return [['infer', `${r.model} B${r.batch} T${r.seq} ${r.precision} (seq/s; p50 ${r.ours_p50_ms} vs ${r.peer_p50_ms} ms)`, f(r.ours_seq_s), f(r.peer_seq_s), ratio(r.ours_over_peer)]];
+  }
+  if (r.kind === 'ratio' && r.bench === 'data') return [['data', `${r.what} (tokens/s)`, f(r.ours), f(r.peer), ratio(r.ours / r.peer)]];
+  if (r.bench === 'federated' && typeof r.ratio === 'number') {
+    return [['federated', `${r.op} (ms, vs ${r.peer})`, f(r.ms), f(r.peer_ms), ratio(r.peer_ms / r.ms)]];
+  }
+  if (r.bench === 'gpu-train' && r.side && r.seqPerS) return [['gpu-train', `${r.side} ${r.task} B${r.batch} ${r.dtype} (seq/s${r.mfu ? `, MFU ${r.mfu}` : ''})`, r.side === 'hf' ? '' : f(r.seqPerS), r.side === 'hf' ? f(r.seqPerS) : '', '']];
+  if (r.bench === 'gpu-train' && r.ratio) return [['gpu-train', `${r.task}: ${r.ratio}`, '', '', ratio(r.value)]];
+  return [];
+}
+
+function table(rows: Row[]): string {
+  if (!rows.length) return '  (no line set ours beside a peer: was the Python peer importable?)';
+  const all: Row[] = [['bench', 'what', 'ours', 'peer', 'ours ahead by'], ...rows];
+  const w = [0, 1, 2, 3, 4].map((i) => Math.max(...all.map((row) => row[i].length)));
+  return all.map((row) => '  ' + row.map((c, i) => (i >= 2 ? c.padStart(w[i]) : c.padEnd(w[i]))).join('  ')).join('\n');
+}
