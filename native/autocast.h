@@ -10,6 +10,16 @@ namespace bt {
 
 // torch.autocast for the calling thread (autocast state is thread-local, so it
 // is set inside the worker). The device-generic API exists from 2.4 on.
+// The autocast dtype active on this thread for device type `t`, if any.
+inline std::optional<torch::ScalarType> ActiveAutocast(at::DeviceType t) {
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+  if (at::autocast::is_autocast_enabled(t)) return at::autocast::get_autocast_dtype(t);
+#else
+  if (t == at::kCUDA && at::autocast::is_enabled()) return at::autocast::get_autocast_gpu_dtype();
+#endif
+  return std::nullopt;
+}
+
 class AutocastGuard {
  public:
   AutocastGuard(const torch::Device& d, std::optional<torch::ScalarType> dtype)

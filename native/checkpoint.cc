@@ -1,5 +1,7 @@
 #include "checkpoint.h"
 
+#include "autocast.h"
+
 #include <torch/csrc/autograd/function.h>
 #include <torch/csrc/autograd/functions/utils.h>
 
@@ -16,6 +18,9 @@ struct CheckpointBackward : torch::autograd::Node {
   LayerFn fn;
   torch::Tensor input;
   c10::intrusive_ptr<c10::TensorImpl> rng_state;
+  // Autocast is thread-local and its scope has closed by the time backward
+  // runs: the recompute re-enters it so it repeats the forward's dtypes.
+  std::optional<torch::ScalarType> autocast;
 
   torch::autograd::variable_list apply(torch::autograd::variable_list&& grads) override {
     torch::Tensor x = input.detach().requires_grad_(true);
@@ -31,6 +36,7 @@ struct CheckpointBackward : torch::autograd::Node {
     }
     {
       torch::AutoGradMode enable(true);
+      AutocastGuard autocast_scope(x.device(), autocast);
       y = fn(x);
     }
     {
@@ -55,6 +61,7 @@ torch::Tensor Checkpoint(LayerFn fn, const torch::Tensor& x) {
     std::lock_guard<std::mutex> lock(gen.mutex());
     node->rng_state = gen.get_state().getIntrusivePtr();
   }
+  node->autocast = ActiveAutocast(x.device().type());
   torch::Tensor y;
   {
     torch::NoGradGuard no_grad;

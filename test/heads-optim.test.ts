@@ -108,10 +108,12 @@ test('clipping returns the global gradient norm and scales gradients to maxGradN
 });
 
 // Serial: dropout draws from the global generator, which concurrent tests would advance.
-test.serial('gradient checkpointing gives the same loss and gradients, dropout included', async (t) => {
+for (const bf16 of [false, true]) {
+  test.serial(`gradient checkpointing gives the same loss and gradients, dropout included${bf16 ? ', under bf16 autocast (the recompute runs in it too)' : ''}`, async (t) => {
   const run = async (checkpointing: boolean) => {
     // Explicit attention in both runs: SDPA's fused dropout draws differently (see bert.cc).
     const m = BertForSequenceClassification.create({ ...TINY, use_sdpa: false, gradient_checkpointing: checkpointing } as never, { seed: 2 }).train();
+    if (bf16) m.autocast('bfloat16');
     manualSeed(123);
     const loss = await m.forwardBackward({ ...BATCH, labels: big([1, 0]) });
     const grads = new Map([...m.grads()].map(([k, g]) => [k, g.toArray() as Float32Array]));
@@ -122,11 +124,22 @@ test.serial('gradient checkpointing gives the same loss and gradients, dropout i
   const ckpt = await run(true);
   t.is(ckpt.loss, plain.loss);
   t.is(ckpt.grads.size, plain.grads.size);
-  let worst = 0;
-  for (const [k, g] of plain.grads) worst = Math.max(worst, maxDiff(ckpt.grads.get(k)!, g));
-  t.log(`worst gradient difference with checkpointing: ${worst.toExponential(2)}`);
-  t.true(worst < 1e-6);
-});
+  let worst = 0, lastLayer = 0;
+  const last = `encoder.layer.${TINY.num_hidden_layers - 1}.`;
+  for (const [k, g] of plain.grads) {
+    const d = maxDiff(ckpt.grads.get(k)!, g);
+    worst = Math.max(worst, d);
+    if (k.includes(last)) lastLayer = Math.max(lastLayer, d);
+  }
+  t.log(`worst gradient difference with checkpointing: ${worst.toExponential(2)} (last layer ${lastLayer.toExponential(2)})`);
+  // The last layer's gradients come from its recompute alone, so they are the
+  // same bits when the recompute repeats the forward (dtypes included). Below
+  // it, the input gradient is summed in another order (~1 ulp of float32,
+  // which bf16 rounding can widen).
+  t.is(lastLayer, 0);
+  t.true(worst < (bf16 ? 1e-5 : 1e-6));
+  });
+}
 
 test('the fused CPU AdamW (impl auto) follows the reference loop to float32 rounding', async (t) => {
   const batches = [0, 1, 2].map((s) => ({ ...BATCH, labels: big([s % 2, (s + 1) % 2]) }));
