@@ -111,9 +111,8 @@ StepResult BertRunner::TrainStepGraphed(const bert::Batch& b, double max_grad_no
           loss.backward();
         }
         torch::NoGradGuard no_grad;
-        auto found_inf = loss.detach().isfinite().logical_not().to(torch::kFloat).reshape({1});
         auto norm = optim::ClipGradNorm(optimizer_->params(), max_grad_norm);
-        optimizer_->StepCaptured(g.lr, found_inf);
+        optimizer_->StepCaptured(g.lr, NonFinite(loss, norm));
         g.out = torch::stack({loss.detach().to(torch::kFloat).reshape({}), norm.to(torch::kFloat)});
       });
     } catch (...) {
@@ -138,13 +137,9 @@ StepResult BertRunner::TrainStepGraphed(const bert::Batch& b, double max_grad_no
   ZeroGrad();  // as the eager step leaves them; the graph keeps its own buffers
   r.loss = host[0].item<double>();
   r.grad_norm = host[1].item<double>();
-  if (std::isfinite(r.loss)) return r;
+  if (std::isfinite(r.loss) && std::isfinite(r.grad_norm)) return r;
   optimizer_->Unstep();  // the captured kernel skipped the update
-  r.lr = optimizer_->CurrentLr();
-  TORCH_CHECK_VALUE(skip_nonfinite, "non-finite loss (", r.loss, ") at optimizer step ", optimizer_->step() + 1);
-  r.skipped = true;
-  r.grad_norm = 0;
-  return r;
+  return Skipped(r, skip_nonfinite);
 }
 
 }  // namespace bt

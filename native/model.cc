@@ -196,14 +196,9 @@ torch::Tensor BertRunner::ReduceAndClip(double max_grad_norm) {
   return optim::ClipGradNorm(optimizer_->params(), max_grad_norm);
 }
 
-StepResult BertRunner::OptimizerStep(double max_grad_norm) {
+StepResult BertRunner::OptimizerStep(double max_grad_norm, bool skip_nonfinite) {
   TORCH_CHECK(optimizer_, "configureOptimizer() must be called before optimizerStep()");
-  StepResult r;
-  auto norm = ReduceAndClip(max_grad_norm);
-  r.lr = optimizer_->Step();
-  ZeroGrad();
-  r.grad_norm = norm.item<double>();
-  return r;
+  return ApplyStep(torch::Tensor(), max_grad_norm, skip_nonfinite);
 }
 
 StepResult BertRunner::TrainStep(const bert::Batch& b, double max_grad_norm, bool skip_nonfinite) {
@@ -220,33 +215,58 @@ StepResult BertRunner::TrainStepEager(const bert::Batch& b, double max_grad_norm
     ZeroGrad();  // a failed backward leaves partial grads; the next step starts clean
     throw;
   }
+  return ApplyStep(loss, max_grad_norm, skip_nonfinite);
+}
+
+torch::Tensor NonFinite(const torch::Tensor& loss, const torch::Tensor& norm) {
+  auto bad = norm.isfinite().logical_not();
+  if (loss.defined()) bad = bad.logical_or(loss.detach().isfinite().logical_not());
+  return bad.to(torch::kFloat).reshape({1});
+}
+
+StepResult BertRunner::ApplyStep(const torch::Tensor& loss, double max_grad_norm, bool skip_nonfinite) {
+  torch::NoGradGuard no_grad;
+  // Reduced and clipped whatever the loss: with a process group every rank
+  // then sees the same norm, and a NaN on one rank skips the step on all.
+  auto norm = ReduceAndClip(max_grad_norm);
+  auto values = [&] {
+    auto l = loss.defined() ? loss.detach().to(torch::kFloat).reshape({}) : torch::zeros({}, norm.options());
+    return torch::stack({l, norm.to(torch::kFloat).reshape({})});
+  };
   StepResult r;
+  auto read = [&](const torch::Tensor& host) {
+    r.loss = loss.defined() ? host[0].item<double>() : 0.0;
+    r.grad_norm = host[1].item<double>();
+    return std::isfinite(r.loss) && std::isfinite(r.grad_norm);
+  };
   if (optimizer_->Fuses() && device_.is_cuda()) {
     // The whole step is queued before the host reads anything: a non-finite
-    // loss gates the fused update on the device (found_inf), and loss and
-    // grad norm come back in one copy at the end.
-    torch::NoGradGuard no_grad;
-    auto found_inf = loss.detach().isfinite().logical_not().to(torch::kFloat).reshape({1});
-    auto norm = ReduceAndClip(max_grad_norm);
-    r.lr = optimizer_->Step(found_inf);
+    // loss or gradient norm gates the fused update on the device (found_inf),
+    // and loss and norm come back in one copy at the end.
+    r.lr = optimizer_->Step(NonFinite(loss, norm));
     ZeroGrad();
-    auto host = torch::stack({loss.detach().to(torch::kFloat).reshape({}), norm.to(torch::kFloat)}).cpu();
-    r.loss = host[0].item<double>();
-    r.grad_norm = host[1].item<double>();
-    if (std::isfinite(r.loss)) return r;
+    if (read(values().cpu())) return r;
     optimizer_->Unstep();  // the kernel skipped the update
-    r.lr = optimizer_->CurrentLr();
   } else {
-    r.loss = loss.item<double>();
-    if (std::isfinite(r.loss)) {
-      StepResult s = OptimizerStep(max_grad_norm);
-      s.loss = r.loss;
-      return s;
+    if (read(values().cpu())) {
+      r.lr = optimizer_->Step();
+      ZeroGrad();
+      return r;
     }
     ZeroGrad();
-    r.lr = optimizer_->CurrentLr();
   }
-  TORCH_CHECK_VALUE(skip_nonfinite, "non-finite loss (", r.loss, ") at optimizer step ", optimizer_->step() + 1);
+  return Skipped(r, skip_nonfinite);
+}
+
+StepResult BertRunner::Skipped(StepResult r, bool skip_nonfinite) {
+  r.lr = optimizer_->CurrentLr();
+  // fp16 overflow, for one, gives inf gradients from a finite loss.
+  if (std::isfinite(r.loss)) {
+    TORCH_CHECK_VALUE(skip_nonfinite, "non-finite gradient norm (", r.grad_norm, "; loss ", r.loss, ") at optimizer step ",
+                      optimizer_->step() + 1);
+  } else {
+    TORCH_CHECK_VALUE(skip_nonfinite, "non-finite loss (", r.loss, ") at optimizer step ", optimizer_->step() + 1);
+  }
   r.skipped = true;
   r.grad_norm = 0;
   return r;

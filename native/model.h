@@ -27,6 +27,10 @@ struct StepResult {
   bool skipped = false;  // non-finite loss with skip policy
 };
 
+// found_inf for the fused AdamW: a (1,) float, 1 when the norm or the loss
+// (when defined) is not finite. Stays on the device.
+torch::Tensor NonFinite(const torch::Tensor& loss, const torch::Tensor& norm);
+
 struct LoadReport {
   std::vector<std::string> missing, unexpected, mismatched;
 };
@@ -45,7 +49,9 @@ class BertRunner {
   // (all-reduced during backward); sync = false is DDP's no_sync(), for all
   // but the last micro-batch of gradient accumulation.
   torch::Tensor ForwardBackward(const bert::Batch& b, double loss_scale, bool sync = true);
-  StepResult OptimizerStep(double max_grad_norm);
+  // Clip + AdamW with the accumulated grads; a non-finite gradient norm skips
+  // the update (skip_nonfinite) or throws, as a non-finite loss does in TrainStep.
+  StepResult OptimizerStep(double max_grad_norm, bool skip_nonfinite = false);
   // Averages grads over the group when backward did not, then clips; the norm stays on device.
   torch::Tensor ReduceAndClip(double max_grad_norm);
   // With CUDA graphs on, a step of a batch signature seen before is replayed
@@ -107,6 +113,10 @@ class BertRunner {
   bool grads_averaged_ = false;  // .grad is the average over ranks as it stands
 
   StepResult TrainStepEager(const bert::Batch& b, double max_grad_norm, bool skip_nonfinite);
+  // Reduce, clip, then AdamW unless the loss (if given) or the norm is non-finite.
+  StepResult ApplyStep(const torch::Tensor& loss, double max_grad_norm, bool skip_nonfinite);
+  // A step whose update did not happen: throws unless skip_nonfinite.
+  StepResult Skipped(StepResult r, bool skip_nonfinite);
   StepResult TrainStepGraphed(const bert::Batch& b, double max_grad_norm, bool skip_nonfinite);
   struct GraphedStep;
   std::shared_ptr<GraphedStep> graphed_;  // shared_ptr: an incomplete type here

@@ -185,14 +185,14 @@ class StepWorker : public ModelWorker {
  public:
   enum Kind { kForwardBackward, kTrainStep, kOptimizerStep };
   // a: lossScale (forwardBackward) or maxGradNorm; flag: sync (forwardBackward)
-  // or skipNonFinite (trainStep).
+  // or skipNonFinite (trainStep, optimizerStep).
   StepWorker(Napi::Env env, std::shared_ptr<RunnerHandle> h, Kind k, bert::Batch b, double a, bool flag)
       : ModelWorker(env, std::move(h), true), kind_(k), batch_(std::move(b)), arg_(a), flag_(flag) {}
   void Run() override {
     auto& r = R();
     if (kind_ == kForwardBackward) res_.loss = r.ForwardBackward(batch_, arg_, flag_).item<double>();
     else if (kind_ == kTrainStep) res_ = r.TrainStep(batch_, arg_, flag_);
-    else res_ = r.OptimizerStep(arg_);
+    else res_ = r.OptimizerStep(arg_, flag_);
   }
   Napi::Value Resolve(Napi::Env env) override {
     if (kind_ == kForwardBackward) return Napi::Number::New(env, res_.loss);
@@ -345,8 +345,9 @@ Napi::Value ModelWrap::OptimizerStep(Info info) {
     auto& r = Runner();
     if (!r.optimizer()) throw CodedError("ERR_NO_OPTIMIZER", "configureOptimizer() must be called before optimizerStep()");
     double max_norm = args::NumberOr(info, 0, "maxGradNorm", 0.0);
+    bool skip = args::BoolOr(info, 1, "skipNonFinite", false);
     handle_->busy = true;
-    return (new StepWorker(info.Env(), handle_, StepWorker::kOptimizerStep, {}, max_norm, false))->Start();
+    return (new StepWorker(info.Env(), handle_, StepWorker::kOptimizerStep, {}, max_norm, skip))->Start();
   });
 }
 

@@ -154,7 +154,7 @@ torch::Tensor ClipGradNorm(std::vector<ParamState>& params, double max_norm) {
   std::vector<torch::Tensor> grads;
   for (auto& p : params)
     if (p.param.grad().defined()) grads.push_back(p.param.grad());
-  if (grads.empty()) return torch::zeros({}, torch::kFloat);
+  if (grads.empty()) return params.empty() ? torch::zeros({}, torch::kFloat) : torch::zeros({}, params.front().param.options().dtype(torch::kFloat));
   std::vector<torch::Tensor> norms;
   for (auto& n : at::_foreach_norm(grads, 2)) norms.push_back(n.to(torch::kFloat));
   auto total = torch::stack(norms).norm(2);

@@ -178,3 +178,33 @@ test('a non-finite loss is an error naming the step, or a skipped step when aske
   m.dispose();
   m2.dispose();
 });
+
+// fp16 overflow and the like: the loss is finite but a gradient is not. The
+// update would write NaN into every parameter AdamW touches.
+test('a non-finite gradient norm with a finite loss is refused like a non-finite loss, in trainStep and optimizerStep', async (t) => {
+  const m = BertForSequenceClassification.create(tiny, { seed: 1 });
+  m.configureOptimizer({ lr: 1e-3 });
+  const before = new Map([...m.stateDict()].map(([k, p]) => [k, p.toArray() as Float32Array]));
+  const batch = { inputIds: new BigInt64Array([2n, 5n]), labels: new BigInt64Array([1n]), shape: [1, 2] as [number, number] };
+  const name = 'classifier.weight';
+  const infGrad = () => m.setGrads(new Map([[name, full(m.stateDict().get(name)!.shape, Infinity)]]));
+  // trainStep's backward adds to the gradient already there: inf + g.
+  infGrad();
+  await t.throwsAsync(() => m.trainStep(batch), { instanceOf: TorchValueError, message: /non-finite gradient norm \(inf; loss [0-9.]+\) at optimizer step 1/ });
+  t.is(m.grads().size, 0, 'the gradients are zeroed');
+  infGrad();
+  const r = await m.trainStep(batch, { skipNonFinite: true });
+  t.true(r.skipped && Number.isFinite(r.loss));
+  infGrad();
+  await t.throwsAsync(() => m.optimizerStep(), { instanceOf: TorchValueError, message: /non-finite gradient norm \(inf; loss 0\) at optimizer step 1/ });
+  infGrad();
+  t.true((await m.optimizerStep({ skipNonFinite: true })).skipped);
+  t.is(m.optimizerStepCount, 0);
+  for (const [k, p] of m.stateDict()) t.deepEqual(p.toArray(), before.get(k), `${k} is unchanged`);
+  // And a finite step still trains.
+  const ok = await m.trainStep(batch);
+  t.false(ok.skipped);
+  t.true(Number.isFinite(ok.gradNorm) && ok.gradNorm > 0);
+  t.is(m.optimizerStepCount, 1);
+  m.dispose();
+});

@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { BertForSequenceClassification, BertForMaskedLM, manualSeed, type Batch } from '../lib/index.js';
+import { BertForSequenceClassification, BertForMaskedLM, full, manualSeed, type Batch } from '../lib/index.js';
 import { ArraySource, NonFiniteLossError, Trainer, collateExamples, MlmSource, type Example, type StepRecord } from '../lib/train/index.js';
 
 const TINY = {
@@ -233,6 +233,32 @@ test.serial('a non-finite loss throws NonFiniteLossError naming the step', async
   model.dispose();
   m2.dispose();
 });
+
+for (const accum of [1, 2]) {
+  test.serial(`a finite loss with a non-finite gradient norm stops or skips the step (accumulation ${accum})`, async (t) => {
+    // After step 1 a callback plants an inf gradient: step 2's backward adds to it.
+    const plant = (model: BertForSequenceClassification) => ({
+      onStepEnd({ step }: { step: StepRecord }) {
+        if (step.step === 1) model.setGrads(new Map([['classifier.weight', full(model.stateDict().get('classifier.weight')!.shape, Infinity)]]));
+      },
+    });
+    const data = () => new ArraySource(makeExamples(32), { batchSize: 4 });
+    const model = makeModel();
+    const err = await t.throwsAsync(new Trainer(model, { ...quiet, lr: 1e-3, maxSteps: 4, gradientAccumulationSteps: accum, callbacks: [plant(model)] }).fit(data()),
+      { instanceOf: NonFiniteLossError, message: /non-finite gradient norm \((inf|NaN); loss [0-9.]+\) at training step 2/ });
+    t.is(err!.step, 2);
+    t.false(Number.isFinite(err!.gradNorm));  // inf, or NaN where the norm is scaled by its largest element
+    t.true(Number.isFinite(err!.loss));
+    const m2 = makeModel();
+    const steps: StepRecord[] = [];
+    const r = await new Trainer(m2, { ...quiet, lr: 1e-3, maxSteps: 4, gradientAccumulationSteps: accum, onNonFinite: 'skip', callbacks: [plant(m2), stepLosses(steps)] }).fit(data());
+    t.deepEqual(steps.map((s) => s.skipped), [false, true, false, false]);
+    t.is(r.state.skipped_steps, 1);
+    for (const [k, p] of m2.stateDict()) t.true((p.toArray() as Float32Array).every(Number.isFinite), `${k} stays finite`);
+    model.dispose();
+    m2.dispose();
+  });
+}
 
 test.serial("onNonFinite: 'skip' skips an overflowing batch and keeps training", async (t) => {
   // Regression targets of 3e38 overflow the squared error to inf without touching the weights.

@@ -74,7 +74,10 @@ export interface OptimizerOptions {
 export interface StepOptions {
   /** Clip the global gradient L2 norm to this (0 = no clipping). @default 0 */
   maxGradNorm?: number;
-  /** On a NaN/inf loss, skip the update instead of throwing. @default false */
+  /**
+   * On a NaN/inf loss or gradient norm, skip the update instead of throwing
+   * (the gradients are zeroed and the step counter is not advanced). @default false
+   */
   skipNonFinite?: boolean;
 }
 
@@ -381,9 +384,13 @@ export class PreTrainedBert implements Disposable {
     return this.#call((m) => m.forwardBackward(rawBatch(batch), lossScale, o.sync ?? true));
   }
 
-  /** Clip + AdamW + schedule with the accumulated gradients, then zero them. */
-  optimizerStep(o: { maxGradNorm?: number } = {}): Promise<{ gradNorm: number; lr: number }> {
-    return this.#call((m) => m.optimizerStep(o.maxGradNorm ?? 0));
+  /**
+   * Clip + AdamW + schedule with the accumulated gradients, then zero them. A
+   * non-finite gradient norm (NaN, or inf from an overflow) throws, or with
+   * `skipNonFinite` skips the update (`skipped: true`); the gradients are zeroed either way.
+   */
+  optimizerStep(o: StepOptions = {}): Promise<{ gradNorm: number; lr: number; skipped: boolean }> {
+    return this.#call((m) => m.optimizerStep(o.maxGradNorm ?? 0, o.skipNonFinite ?? false));
   }
 
   /** Sets every gradient to None. */

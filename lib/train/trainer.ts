@@ -29,15 +29,22 @@ import { gatherPredictions } from './distributed.js';
 import { writeReport, type ReportEvaluation } from './report.js';
 import { isBatchSource, type BatchSource, type EvalData } from './source.js';
 
-/** A NaN or infinite training loss; `step` is the optimizer step (1-based) that produced it. */
+/**
+ * A NaN or infinite training loss, or a finite loss whose gradient norm is not
+ * finite (`gradNorm` set: an overflow in backward); `step` is the optimizer
+ * step (1-based) that produced it. The update was not applied.
+ */
 export class NonFiniteLossError extends TorchValueError {
   readonly step: number;
   readonly loss: number;
-  constructor(step: number, loss: number, epoch: number) {
-    super(`non-finite loss (${loss}) at training step ${step} (epoch ${epoch}): lower the learning rate, check the inputs ` +
+  readonly gradNorm?: number;
+  constructor(step: number, loss: number, epoch: number, gradNorm?: number) {
+    const what = gradNorm === undefined ? `loss (${loss})` : `gradient norm (${gradNorm}; loss ${loss})`;
+    super(`non-finite ${what} at training step ${step} (epoch ${epoch}): lower the learning rate, check the inputs ` +
       "or labels of this step's batches, or pass onNonFinite: 'skip' to skip such updates", 'ERR_NON_FINITE_LOSS');
     this.step = step;
     this.loss = loss;
+    if (gradNorm !== undefined) this.gradNorm = gradNorm;
   }
 }
 
@@ -203,8 +210,13 @@ function scoredRows(b: PredictionBatch, labels: Int32Array): PredictionBatch {
   return { logits, shape: [rows.length, v], labels: Int32Array.from(rows, (r) => labels[r]) };
 }
 
-function isNonFiniteError(e: unknown): boolean {
-  return e instanceof TorchValueError && /non-finite loss/.test(e.message);
+/** The native step's refusal as a NonFiniteLossError, or undefined for any other error. */
+function nonFiniteError(e: unknown, step: number, epoch: number): NonFiniteLossError | undefined {
+  if (!(e instanceof TorchValueError)) return undefined;
+  const loss = /non-finite loss \(([^)]*)\)/.exec(e.message);
+  if (loss) return new NonFiniteLossError(step, Number(loss[1]), epoch);
+  const norm = /non-finite gradient norm \(([^;]*); loss ([^)]*)\)/.exec(e.message);
+  return norm ? new NonFiniteLossError(step, Number(norm[2]), epoch, Number(norm[1])) : undefined;
 }
 
 /** One call of fit(): the loop and its bookkeeping. */
@@ -369,8 +381,7 @@ class FitRun {
         const r = await model.trainStep(window[0], { maxGradNorm: o.maxGradNorm, skipNonFinite: skip });
         return { step, ...r };
       } catch (e) {
-        if (isNonFiniteError(e)) throw new NonFiniteLossError(step, Number(/\(([^)]*)\)/.exec((e as Error).message)?.[1] ?? NaN), epoch);
-        throw e;
+        throw nonFiniteError(e, step, epoch) ?? e;
       }
     }
     // Weight each batch's mean loss by its share of the window's loss terms, so the
@@ -393,8 +404,14 @@ class FitRun {
       }
       loss += l * w;
     }
-    const r = await model.optimizerStep({ maxGradNorm: o.maxGradNorm });
-    return { step, loss, lr: r.lr, gradNorm: r.gradNorm, skipped: false };
+    try {
+      const r = await model.optimizerStep({ maxGradNorm: o.maxGradNorm, skipNonFinite: skip });
+      return { step, loss, lr: r.lr, gradNorm: r.skipped ? NaN : r.gradNorm, skipped: r.skipped };
+    } catch (e) {
+      const err = nonFiniteError(e, step, epoch);
+      if (err) throw new NonFiniteLossError(step, loss, epoch, err.gradNorm);
+      throw e;
+    }
   }
 
   async afterStep(rec: StepRecord): Promise<void> {
@@ -403,7 +420,7 @@ class FitRun {
     state.epoch = rec.step / this.stepsPerEpoch;
     if (rec.skipped) {
       state.skipped_steps++;
-      this.progress.print(`[${o.runName ?? 'train'}] step ${rec.step}: non-finite loss (${rec.loss}), update skipped`);
+      this.progress.print(`[${o.runName ?? 'train'}] step ${rec.step}: non-finite ${Number.isFinite(rec.loss) ? `gradient norm (loss ${rec.loss})` : `loss (${rec.loss})`}, update skipped`);
     } else {
       this.logLoss += rec.loss; this.logSteps++; this.logGradNorm += rec.gradNorm;
       this.runLoss += rec.loss; this.runSteps++;
