@@ -61,6 +61,7 @@ void CudaGraph::Capture(const std::function<void()>& fn) {
         fn();
       } catch (...) {
         try { impl_->graph.capture_end(); } catch (...) {}
+        (void)cudaGetLastError();  // an invalidated capture leaves an error the next CUDA call would report
         throw;
       }
       impl_->graph.capture_end();

@@ -1,5 +1,7 @@
 #include "dist.h"
 
+#include <torch/version.h>
+
 #include <algorithm>
 #include <sstream>
 
@@ -188,6 +190,13 @@ void Barrier(Group& g) {
 
 void Destroy(Group& g) {
   g.destroyed = true;
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+  // As destroy_process_group: NCCL's destructor without a shutdown() first
+  // warns and aborts the communicators; Gloo's shutdown() does nothing.
+  if (g.backend) {
+    try { g.backend->shutdown(); } catch (...) {}
+  }
+#endif
   g.backend.reset();
   g.store.reset();
 }

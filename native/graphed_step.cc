@@ -52,6 +52,10 @@ void BertRunner::SetCudaGraphs(bool on) {
   if (on) {
     TORCH_CHECK_VALUE(CudaGraph::Available(), "CUDA graphs are not in this build (CUDA's headers were not found when it was compiled)");
     TORCH_CHECK_VALUE(device_.is_cuda(), "CUDA graphs need the model on a CUDA device (model.to('cuda') first)");
+    // The recompute in backward swaps the CUDA generator's state, which a
+    // capture forbids: every capture would fail.
+    TORCH_CHECK_VALUE(!config().gradient_checkpointing, "CUDA graphs cannot capture gradient checkpointing's recompute: "
+                      "turn off gradient_checkpointing or CUDA graphs");
   }
   cuda_graphs_ = on;
   graphed_.reset();
@@ -115,12 +119,19 @@ StepResult BertRunner::TrainStepGraphed(const bert::Batch& b, double max_grad_no
         optimizer_->StepCaptured(g.lr, NonFinite(loss, norm));
         g.out = torch::stack({loss.detach().to(torch::kFloat).reshape({}), norm.to(torch::kFloat)});
       });
-    } catch (...) {
-      // A CUDAGraph is captured once: drop it (the next steps of this
-      // signature warm up and capture afresh) and the grads that point into
-      // its memory, rather than fail every later step on a half-made graph.
+    } catch (const c10::Error& e) {
+      // Drop the half-made graph and the grads that point into its memory,
+      // and go eager: what failed one capture (an op that syncs or cannot be
+      // captured) would fail every later one.
       graphed_.reset();
       ZeroGrad();
+      cuda_graphs_ = false;
+      TORCH_CHECK(false, "capturing a training step in a CUDA graph failed, so CUDA graphs are now off for this model ",
+                  "(later steps run eagerly): ", e.what_without_backtrace());
+    } catch (...) {
+      graphed_.reset();
+      ZeroGrad();
+      cuda_graphs_ = false;
       throw;
     }
   }

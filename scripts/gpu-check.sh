@@ -34,19 +34,22 @@ torch_root="$("$py" -c 'import torch, os; print(os.path.dirname(torch.__file__))
 "$py" -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, "available", torch.cuda.is_available(), torch.cuda.get_device_name(0) if torch.cuda.is_available() else "")'
 "$py" -c 'import transformers; print("transformers", transformers.__version__)' || echo "transformers: not importable (HF peer and parity-vs-python tests will be skipped or fail)"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null || true
+# Either would let float32 matmuls run in TF32 and break the 1e-4 parity tests.
+echo "NVIDIA_TF32_OVERRIDE=${NVIDIA_TF32_OVERRIDE:-unset} TORCH_ALLOW_TF32_CUBLAS_OVERRIDE=${TORCH_ALLOW_TF32_CUBLAS_OVERRIDE:-unset}"
 
 stamp "build against $torch_root"
 cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DBERTORCH_LIBTORCH="$torch_root" \
   -DCMAKE_JS_INC="$root/node_modules/node-api-headers/include" >build-gpu.log 2>&1 \
   && cmake --build build-gpu -j"$(nproc)" >>build-gpu.log 2>&1 \
   || { tail -40 build-gpu.log; stamp "BUILD FAILED"; exit 1; }
+grep 'bertorch:' build-gpu.log  # what CMake built in or left out (CUDA graphs, NCCL, Gloo) and why
 mkdir -p build/Release && cp build-gpu/bertorch.node build/Release/bertorch.node
 node -e "const b=require('./build/Release/bertorch.node'); const i=b.info(); delete i.config; delete i.parallelInfo; console.log(JSON.stringify(i))"
 
 stamp "tests"
 BERTORCH_NUM_THREADS="${BERTORCH_NUM_THREADS:-8}" timeout 200 node node_modules/ava/entrypoints/cli.mjs --verbose \
   test/cuda.test.ts test/bert-parity.test.ts test/fixture2.test.ts test/tensor.test.ts test/autograd.test.ts \
-  test/errors.test.ts test/lifecycle.test.ts test/hf-roundtrip.test.ts test/profiler.test.ts test/cuda-graph.test.ts 2>&1 | grep -vE '^\s*$'
+  test/errors.test.ts test/lifecycle.test.ts test/hf-roundtrip.test.ts test/profiler.test.ts test/cuda-graph.test.ts test/nccl.test.ts 2>&1 | grep -vE '^\s*$'
 stamp "tests exit ${PIPESTATUS[0]}"
 
 [ -n "${SKIP_BENCH:-}" ] && { stamp "benchmarks skipped (SKIP_BENCH)"; exit 0; }

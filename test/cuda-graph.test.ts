@@ -28,6 +28,12 @@ test('CUDA graphs are refused with a clear error on a CPU model', (t) => {
   m.dispose();
 });
 
+cuda('CUDA graphs are refused for a model with gradient checkpointing (its recompute cannot be captured)', (t) => {
+  const m = BertForSequenceClassification.create({ ...cfg, ...labels2, gradient_checkpointing: true } as never).to('cuda');
+  t.throws(() => m.cudaGraphs(true), { instanceOf: TorchValueError, message: /gradient checkpointing/ });
+  m.dispose();
+});
+
 async function curve(mlm: boolean, graphs: boolean, steps = 10) {
   const m = mlm ? BertForMaskedLM.create(cfg, { seed: 7 }) : BertForSequenceClassification.create({ ...cfg, ...labels2 }, { seed: 7 });
   m.train().to('cuda');

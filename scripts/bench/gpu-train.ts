@@ -43,13 +43,23 @@ async function matmulRate(): Promise<number> {
   return (2 * n ** 3 * reps) / s;
 }
 
-function flopsPerToken(task: string): number {
+/**
+ * Training FLOPs per token. decodedShare: the share of positions the MLM
+ * decoder (6 V H per position) runs on: bertorch's eager step decodes only the
+ * masked positions (~15%), its CUDA-graph step and HF every position. Each
+ * side's MFU counts the FLOPs it computes.
+ */
+function flopsPerToken(task: string, decodedShare = 1): number {
   const H = preset.hidden_size, L = preset.num_hidden_layers, I = preset.intermediate_size;
   const perLayer = 4 * H * H + 4 * H + 2 * H * I + I + H + 4 * H;
   let p = L * perLayer + H * H + H;  // + pooler / transform
   let f = 6 * p + 12 * L * T * H;
-  if (task === 'mlm') f += 6 * V * H;
+  if (task === 'mlm') f += 6 * V * H * decodedShare;
   return f;
+}
+
+function maskedShare(labels: BigInt64Array): number {
+  return labels.reduce((n, v) => n + (v !== -100n ? 1 : 0), 0) / labels.length;
 }
 
 function batch(task: string, seed: number) {
@@ -87,7 +97,9 @@ async function ours(task: string, rate: number, graphs = false) {
   }
   m.dispose();
   const tokS = (B * T) / (ms / 1000);
-  emit({ bench: 'gpu-train', side: graphs ? 'bertorch-cudagraphs' : 'bertorch', model: name, task, device, dtype, batch: B, seq: T, msPerStep: +ms.toFixed(2), seqPerS: +(B / (ms / 1000)).toFixed(1), tokPerS: Math.round(tokS), mfu: +((tokS * flopsPerToken(task)) / rate).toFixed(3), loss });
+  const share = task === 'mlm' && !graphs ? maskedShare(batches[0].labels) : 1;
+  emit({ bench: 'gpu-train', side: graphs ? 'bertorch-cudagraphs' : 'bertorch', model: name, task, device, dtype, batch: B, seq: T, msPerStep: +ms.toFixed(2), seqPerS: +(B / (ms / 1000)).toFixed(1), tokPerS: Math.round(tokS),
+    mfu: +((tokS * flopsPerToken(task, share)) / rate).toFixed(3), decodedShare: task === 'mlm' ? +share.toFixed(3) : undefined, loss });
   return B / (ms / 1000);
 }
 
@@ -105,7 +117,7 @@ for (const task of (flags.get('tasks') ?? 'seqcls,mlm').split(',')) {
   for (const l of lines) if (l.bench === 'gpu-profile') emit(l);
   const peer = lines.find((l) => l.bench === 'gpu-train');
   if (!peer) { emit({ bench: 'gpu-train', side: 'hf', task, error: (r.stderr || '').slice(-500) }); continue; }
-  emit(peer);
+  emit({ ...peer, mfu: +((peer.tokPerS * flopsPerToken(task)) / rate).toFixed(3) });
   emit({ bench: 'gpu-train', ratio: 'bertorch/hf seqPerS', task, value: +(our / peer.seqPerS).toFixed(3) });
   if (device !== 'cuda' || flags.has('no-graphs')) continue;
   try {

@@ -72,7 +72,9 @@ if a.profile:
     wall = (time.perf_counter() - t0) * 1000
     kern, busy = {}, 0.0
     for e in prof.profiler.kineto_results.events():
-        if e.device_type() != torch.autograd.DeviceType.CUDA:
+        # GPU-side user annotations (Optimizer.step#AdamW.step ...) span the
+        # kernels they cover: counting them would count those kernels twice.
+        if e.device_type() != torch.autograd.DeviceType.CUDA or getattr(e, 'is_user_annotation', lambda: False)():
             continue
         ms_ = e.duration_ns() / 1e6
         busy += ms_
