@@ -372,3 +372,28 @@ test('bad arguments throw TypeError or RangeError naming the argument', async (t
   await writeFile(dupPath, '[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\na\na\n');
   await t.throwsAsync(Tokenizer.fromVocab(dupPath), { instanceOf: TypeError, message: /lines 6 and 7/ });
 });
+
+// Fields past inputIds are read from the package on first access (the cost of
+// an encoding is mostly those calls): the object must still act as a plain one.
+test('an Encoding acts as a plain object: spread, JSON, structuredClone and assignment see every field', async (t) => {
+  const tok = await Tokenizer.fromPretrained(fixtureDir);
+  const [a, b] = await tok.encodeBatch(['hello world 😀', ['a pair', 'of texts']], { padding: 'longest' });
+  const keys = ['inputIds', 'tokenTypeIds', 'attentionMask', 'specialTokensMask', 'offsets', 'wordIds', 'sequenceIds', 'tokens'];
+  t.deepEqual(Object.keys(a), keys);
+  const spread = { ...b };
+  const cloned = structuredClone(b);
+  const json = JSON.parse(JSON.stringify(b));
+  for (const k of keys as (keyof Encoding)[]) {
+    t.deepEqual(spread[k], b[k], `spread ${k}`);
+    t.deepEqual(cloned[k], b[k], `structuredClone ${k}`);
+    t.deepEqual(json[k], ArrayBuffer.isView(b[k]) ? { ...(b[k] as Int32Array) } : b[k], `JSON ${k}`);
+  }
+  // The lazily mapped offsets are UTF-16: the emoji (outside the BMP) slices whole.
+  const last = a.sequenceIds.lastIndexOf(0);
+  t.is('hello world 😀'.slice(...a.offsets[last]), '😀');
+  a.tokens = ['x'];
+  t.deepEqual(a.tokens, ['x']);
+  const fresh = (await tok.encodeBatch(['hello world 😀']))[0];
+  fresh.wordIds = [];  // assigned before it was ever read
+  t.deepEqual(fresh.wordIds, []);
+});
