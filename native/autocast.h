@@ -8,8 +8,6 @@
 
 namespace bt {
 
-// torch.autocast for the calling thread (autocast state is thread-local, so it
-// is set inside the worker). The device-generic API exists from 2.4 on.
 // The autocast dtype active on this thread for device type `t`, if any.
 inline std::optional<torch::ScalarType> ActiveAutocast(at::DeviceType t) {
 #if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
@@ -20,6 +18,8 @@ inline std::optional<torch::ScalarType> ActiveAutocast(at::DeviceType t) {
   return std::nullopt;
 }
 
+// torch.autocast for the calling thread (autocast state is thread-local, so it
+// is set inside the worker). The device-generic API exists from 2.4 on.
 class AutocastGuard {
  public:
   AutocastGuard(const torch::Device& d, std::optional<torch::ScalarType> dtype)

@@ -29,7 +29,7 @@ test('an unknown backend is refused with a clear error', async (t) => {
   await t.throwsAsync(() => initProcessGroup({ backend: 'mpi' as never, worldSize: 1, rank: 0 }), { instanceOf: RangeError, message: /'gloo' or 'nccl' for backend/ });
 });
 
-// Where NCCL is built and no GPU is present (this CI); on a GPU machine test/cuda.test.ts runs an NCCL group.
+// Where NCCL is built and no GPU is present (this CI); on a GPU machine test/nccl.test.ts runs an NCCL group.
 const ncclWithoutGpu = distributedBackends().includes('nccl') && !info().cudaAvailable ? test : test.skip;
 ncclWithoutGpu('an NCCL group without a GPU is refused with a clear error', async (t) => {
   const masterPort = await freePort();
@@ -60,6 +60,19 @@ test('collectives and models that differ across ranks fail with TorchDistError o
     t.regex(l.train, /TorchDistError: gradient all-reduce: the ranks passed different tensors/);
     t.is(l.after, 'ok');
   }
+});
+
+test('a non-finite gradient on one rank skips that step on every rank, and the ranks stay equal', (t) => {
+  const r = run(2, 'nonfinite');
+  t.is(r.status, 0, r.stdout + r.stderr);
+  const lines = r.stdout.split('\n').filter((l) => l.includes('{')).map((l) => JSON.parse(l.slice(l.indexOf('{'))));
+  t.is(lines.length, 2, r.stdout + r.stderr);
+  for (const l of lines) {
+    t.deepEqual(l.skipped, [false, true, false], `rank ${l.rank}`);
+    t.is(l.steps, 2);
+    t.true(Number.isFinite(l.sum));
+  }
+  t.is(lines[0].sum, lines[1].sum);
 });
 
 test('2 processes with batch B reach the same parameters as 1 process with batch 2B', async (t) => {

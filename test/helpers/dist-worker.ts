@@ -11,8 +11,10 @@
 //                overlapped all-reduce
 //   mismatch   - the ranks pass tensors of different shapes or dtypes, and
 //                models of different sizes; each rank prints the errors
+//   nonfinite  - rank 1 alone has an inf gradient at step 2 (skipNonFinite);
+//                each rank prints which steps it skipped and a parameter sum
 import { writeFileSync } from 'node:fs';
-import { BertForSequenceClassification, initProcessGroup, PRESETS, tensor, TorchDistError, type Batch } from '../../lib/index.js';
+import { BertForSequenceClassification, full, initProcessGroup, PRESETS, tensor, TorchDistError, type Batch } from '../../lib/index.js';
 import { TINY, STEPS, fullBatch, sliceBatch } from './dist-data.js';
 
 const [mode, out] = process.argv.slice(2);
@@ -104,6 +106,19 @@ if (mode === 'train') {
   const train = await outcome(() => m.trainStep(sliceBatch(fullBatch(0), pg.rank, pg.worldSize)));
   const after = await outcome(() => pg.allReduce(tensor([1])));  // the group still works
   console.log(JSON.stringify({ rank: pg.rank, shape, dtype, gather, train, after }));
+} else if (mode === 'nonfinite') {
+  const m = BertForSequenceClassification.create(TINY, { seed: 10 }).eval();
+  m.setProcessGroup(pg);
+  await m.broadcastParameters(0);
+  m.configureOptimizer({ lr: 1e-3 });
+  const skipped: boolean[] = [];
+  for (let s = 0; s < 3; s++) {
+    // trainStep's backward adds to the gradient already there: inf + g on rank 1 only.
+    if (s === 1 && pg.rank === 1) m.setGrads(new Map([['classifier.weight', full(m.stateDict().get('classifier.weight')!.shape, Infinity)]]));
+    skipped.push((await m.trainStep(sliceBatch(fullBatch(s), pg.rank, pg.worldSize), { skipNonFinite: true })).skipped);
+  }
+  const sum = [...m.stateDict().values()].reduce((a, t) => a + (t.toArray() as Float32Array).reduce((x, v) => x + v, 0), 0);
+  console.log(JSON.stringify({ rank: pg.rank, skipped, steps: m.optimizerStepCount, sum }));
 } else if (mode === 'die') {
   if (pg.rank === 1) process.exit(0);
   const t0 = Date.now();
