@@ -14,6 +14,11 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const RUN = path.join(here, '..', 'bin', 'bertorch-run.js');
 const WORKER = path.join(here, 'helpers', 'dist-worker.ts');
 
+/** The JSON objects the ranks printed (bertorch-run prefixes each line with its rank). */
+function jsonLines(stdout: string): any[] {
+  return stdout.split('\n').filter((l) => l.includes('{')).map((l) => JSON.parse(l.slice(l.indexOf('{'))));
+}
+
 function run(nproc: number, ...args: string[]) {
   return spawnSync(process.execPath, [RUN, '--nproc', String(nproc), WORKER, ...args], { encoding: 'utf8', timeout: 120_000 });
 }
@@ -39,7 +44,7 @@ ncclWithoutGpu('an NCCL group without a GPU is refused with a clear error', asyn
 test('allReduce, broadcast, allGather and barrier agree across two processes', (t) => {
   const r = run(2, 'collectives');
   t.is(r.status, 0, r.stderr);
-  const lines = r.stdout.split('\n').filter((l) => l.includes('{')).map((l) => JSON.parse(l.slice(l.indexOf('{'))));
+  const lines = jsonLines(r.stdout);
   t.is(lines.length, 2);
   for (const l of lines) {
     t.deepEqual(l.sum, [3, 30]);
@@ -51,7 +56,7 @@ test('allReduce, broadcast, allGather and barrier agree across two processes', (
 test('collectives and models that differ across ranks fail with TorchDistError on every rank instead of aborting', (t) => {
   const r = run(2, 'mismatch');
   t.is(r.status, 0, r.stdout + r.stderr);
-  const lines = r.stdout.split('\n').filter((l) => l.includes('{')).map((l) => JSON.parse(l.slice(l.indexOf('{'))));
+  const lines = jsonLines(r.stdout);
   t.is(lines.length, 2, r.stdout + r.stderr);
   for (const l of lines) {
     t.regex(l.shape, /TorchDistError: allReduce: the ranks passed different tensors.*rank 0 has 3 elements.*rank 1 has 5 elements/);
@@ -65,7 +70,7 @@ test('collectives and models that differ across ranks fail with TorchDistError o
 test('a non-finite gradient on one rank skips that step on every rank, and the ranks stay equal', (t) => {
   const r = run(2, 'nonfinite');
   t.is(r.status, 0, r.stdout + r.stderr);
-  const lines = r.stdout.split('\n').filter((l) => l.includes('{')).map((l) => JSON.parse(l.slice(l.indexOf('{'))));
+  const lines = jsonLines(r.stdout);
   t.is(lines.length, 2, r.stdout + r.stderr);
   for (const l of lines) {
     t.deepEqual(l.skipped, [false, true, false], `rank ${l.rank}`);
