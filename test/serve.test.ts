@@ -248,6 +248,28 @@ test('the batcher keeps queueing while maxInFlight batches run, then sends full 
   t.deepEqual(sizes, [1, 8, 2]);
 });
 
+test('with nothing running an item is sent at once; while a batch runs, items wait up to maxWaitMs for company', async (t) => {
+  const sizes: number[] = [];
+  let release!: () => void;
+  let gate: Promise<void> | undefined;
+  const b = new MicroBatcher(async (xs: number[]) => { sizes.push(xs.length); await gate; return xs; }, { maxBatchSize: 8, maxWaitMs: 60_000, maxInFlight: 2 });
+  // Idle: not held back by the minute-long maxWaitMs.
+  t.is(await b.push(1), 1);
+  gate = new Promise<void>((r) => { release = r; });
+  const running = b.push(2);
+  await new Promise((r) => setTimeout(r, 5));
+  t.like(b.stats(), { inFlight: 1, queued: 0 });
+  // A second slot is free, but a batch is running: these wait to be joined.
+  const waiting = [b.push(3), b.push(4)];
+  await new Promise((r) => setTimeout(r, 20));
+  t.like(b.stats(), { inFlight: 1, queued: 2 });
+  const closing = b.close();  // sends what is queued at once
+  release();
+  await closing;
+  t.deepEqual(await Promise.all([running, ...waiting]), [2, 3, 4]);
+  t.deepEqual(sizes, [1, 1, 2]);
+});
+
 test('a failing batch rejects each of its callers and the batcher goes on', async (t) => {
   let calls = 0;
   const b = new MicroBatcher(async (xs: string[]) => {

@@ -1,10 +1,11 @@
 /**
  * MicroBatcher: gathers items pushed by concurrent callers into batches for
- * one async call (a forward pass): a batch is sent when it reaches
+ * one async call (a forward pass). When no batch is running, what is queued
+ * is sent at once: waiting would only add latency, since nothing else uses
+ * the model. While batches run, a batch is sent when it reaches
  * maxBatchSize, or maxWaitMs after its oldest item arrived (Triton's and
- * TorchServe's dynamic batching). At most maxInFlight batches run at once;
- * while they do, new items keep queueing, so a busy server sends full
- * batches and an idle one answers after at most maxWaitMs. Pure TypeScript:
+ * TorchServe's dynamic batching), at most maxInFlight at once; so a busy
+ * server sends full batches and an idle one answers without waiting. Pure TypeScript:
  * the batch function does the work (off the event loop: it is async native).
  * A timer exists only while items wait, so an idle batcher never keeps the
  * process alive.
@@ -15,7 +16,11 @@ import { rangeError, typeError } from '../validate.js';
 export interface MicroBatcherOptions {
   /** Most items in one batch. @default 32 */
   maxBatchSize?: number;
-  /** Longest an item waits for others before its batch is sent; 0 sends what arrived in the same tick. @default 5 */
+  /**
+   * While another batch runs, the longest an item waits for others before its
+   * batch is sent; 0 sends what arrived in the same tick. (With nothing
+   * running, items are sent at once.) @default 5
+   */
   maxWaitMs?: number;
   /** Batches running at once (2 lets one be prepared while another runs). @default 2 */
   maxInFlight?: number;
@@ -137,7 +142,7 @@ export class MicroBatcher<I, O> {
   #pump(): void {
     while (this.#queue.length > 0 && this.#inFlight < this.maxInFlight) {
       const waited = performance.now() - this.#queue[0].at;
-      if (!this.#closed && this.#queue.length < this.maxBatchSize && waited < this.maxWaitMs) {
+      if (!this.#closed && this.#inFlight > 0 && this.#queue.length < this.maxBatchSize && waited < this.maxWaitMs) {
         this.#arm(this.maxWaitMs - waited);
         return;
       }

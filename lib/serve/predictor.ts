@@ -36,7 +36,7 @@ export type PredictorSource = string | { model: PreTrainedBert; tokenizer: Token
 export interface PredictorOptions {
   /** Most texts in one forward pass. @default 32 */
   maxBatchSize?: number;
-  /** Longest a text waits for others before its batch runs. @default 5 */
+  /** While another batch runs, the longest a text waits for others before its batch runs (an idle predictor runs it at once). @default 5 */
   maxWaitMs?: number;
   /** Tokens per text, special tokens included (longer texts are truncated); capped at max_position_embeddings. @default 128 */
   maxLength?: number;
