@@ -149,7 +149,7 @@ export interface NativeModel {
   forward(batch: object, opts?: { outputHiddenStates?: boolean; outputAttentions?: boolean; grad?: boolean }): Promise<Record<string, NativeTensor | NativeTensor[]>>;
   forwardBackward(batch: object, lossScale?: number, sync?: boolean): Promise<number>;
   trainStep(batch: object, maxGradNorm?: number, skipNonFinite?: boolean): Promise<{ loss: number; gradNorm: number; lr: number; skipped: boolean }>;
-  optimizerStep(maxGradNorm?: number, skipNonFinite?: boolean): Promise<{ gradNorm: number; lr: number; skipped: boolean }>;
+  optimizerStep(maxGradNorm?: number, skipNonFinite?: boolean, loss?: number): Promise<{ gradNorm: number; lr: number; skipped: boolean }>;
   configureOptimizer(o: Record<string, unknown>): void;
   optimizerState(): { step: number; expAvg: Named; expAvgSq: Named } | null;
   loadOptimizerState(s: { step: number; expAvg: Named; expAvgSq: Named }): void;

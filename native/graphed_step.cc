@@ -119,6 +119,13 @@ StepResult BertRunner::TrainStepGraphed(const bert::Batch& b, double max_grad_no
         optimizer_->StepCaptured(g.lr, NonFinite(loss, norm));
         g.out = torch::stack({loss.detach().to(torch::kFloat).reshape({}), norm.to(torch::kFloat)});
       });
+    } catch (const c10::OutOfMemoryError&) {
+      // Kept as it is, so the caller sees an out-of-memory error (a smaller
+      // batch may capture); graphs go off as below.
+      graphed_.reset();
+      ZeroGrad();
+      cuda_graphs_ = false;
+      throw;
     } catch (const c10::Error& e) {
       // Drop the half-made graph and the grads that point into its memory,
       // and go eager: what failed one capture (an op that syncs or cannot be

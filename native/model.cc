@@ -196,9 +196,11 @@ torch::Tensor BertRunner::ReduceAndClip(double max_grad_norm) {
   return optim::ClipGradNorm(optimizer_->params(), max_grad_norm);
 }
 
-StepResult BertRunner::OptimizerStep(double max_grad_norm, bool skip_nonfinite) {
+StepResult BertRunner::OptimizerStep(double max_grad_norm, bool skip_nonfinite, std::optional<double> loss) {
   TORCH_CHECK(optimizer_, "configureOptimizer() must be called before optimizerStep()");
-  return ApplyStep(torch::Tensor(), max_grad_norm, skip_nonfinite);
+  torch::Tensor l;
+  if (loss) l = torch::full({}, *loss, torch::TensorOptions().dtype(torch::kFloat).device(device_));
+  return ApplyStep(l, max_grad_norm, skip_nonfinite);
 }
 
 StepResult BertRunner::TrainStep(const bert::Batch& b, double max_grad_norm, bool skip_nonfinite) {
@@ -226,49 +228,43 @@ torch::Tensor NonFinite(const torch::Tensor& loss, const torch::Tensor& norm) {
 
 StepResult BertRunner::ApplyStep(const torch::Tensor& loss, double max_grad_norm, bool skip_nonfinite) {
   torch::NoGradGuard no_grad;
-  // Reduced and clipped whatever the loss: with a process group every rank
-  // then sees the same norm, and a NaN on one rank skips the step on all.
   auto norm = ReduceAndClip(max_grad_norm);
-  auto values = [&] {
-    auto l = loss.defined() ? loss.detach().to(torch::kFloat).reshape({}) : torch::zeros({}, norm.options());
-    return torch::stack({l, norm.to(torch::kFloat).reshape({})});
-  };
-  StepResult r;
-  auto read = [&](const torch::Tensor& host) {
-    r.loss = loss.defined() ? host[0].item<double>() : 0.0;
-    r.grad_norm = host[1].item<double>();
-    return std::isfinite(r.loss) && std::isfinite(r.grad_norm);
-  };
-  if (optimizer_->Fuses() && device_.is_cuda()) {
-    // The whole step is queued before the host reads anything: a non-finite
-    // loss or gradient norm gates the fused update on the device (found_inf),
-    // and loss and norm come back in one copy at the end.
-    r.lr = optimizer_->Step(NonFinite(loss, norm));
-    ZeroGrad();
-    if (read(values().cpu())) return r;
-    optimizer_->Unstep();  // the kernel skipped the update
-  } else {
-    if (read(values().cpu())) {
-      r.lr = optimizer_->Step();
-      ZeroGrad();
-      return r;
-    }
-    ZeroGrad();
+  auto bad = NonFinite(loss, norm);
+  if (group_) {
+    // The norm is the same on every rank, the loss is not: one flag summed
+    // over the ranks makes every rank take the same decision (a rank that
+    // alone skipped, or threw, would leave the others' next collective waiting).
+    dist::AllReduceSumAsync(*group_, bad)();
+    bad = bad.gt(0).to(torch::kFloat);  // found_inf must be exactly 1 to gate the kernel
   }
+  auto l = loss.defined() ? loss.detach().to(torch::kFloat).reshape({}) : torch::zeros({}, norm.options().dtype(torch::kFloat));
+  auto values = [&] { return torch::stack({l, norm.to(torch::kFloat).reshape({}), bad.reshape({})}).cpu(); };
+  StepResult r;
+  bool fused = optimizer_->Fuses() && device_.is_cuda();
+  // CUDA: the whole step is queued before the host reads anything; a flagged
+  // step is gated on the device (found_inf), and loss, norm and flag come back
+  // in one copy at the end. Elsewhere the host decides first.
+  if (fused) r.lr = optimizer_->Step(bad);
+  auto host = values();
+  r.loss = host[0].item<double>();
+  r.grad_norm = host[1].item<double>();
+  bool skip = host[2].item<double>() != 0.0;
+  if (!skip && !fused) r.lr = optimizer_->Step();
+  ZeroGrad();
+  if (!skip) return r;
+  if (fused) optimizer_->Unstep();  // the kernel skipped the update
   return Skipped(r, skip_nonfinite);
 }
 
 StepResult BertRunner::Skipped(StepResult r, bool skip_nonfinite) {
   r.lr = optimizer_->CurrentLr();
-  // fp16 overflow, for one, gives inf gradients from a finite loss.
-  if (std::isfinite(r.loss)) {
-    TORCH_CHECK_VALUE(skip_nonfinite, "non-finite gradient norm (", r.grad_norm, "; loss ", r.loss, ") at optimizer step ",
-                      optimizer_->step() + 1);
-  } else {
-    TORCH_CHECK_VALUE(skip_nonfinite, "non-finite loss (", r.loss, ") at optimizer step ", optimizer_->step() + 1);
-  }
   r.skipped = true;
-  r.grad_norm = 0;
+  if (skip_nonfinite) return r;
+  // fp16 overflow, for one, gives inf gradients from a finite loss.
+  int64_t step = optimizer_->step() + 1;
+  TORCH_CHECK_VALUE(std::isfinite(r.loss), "non-finite loss (", r.loss, ") at optimizer step ", step);
+  TORCH_CHECK_VALUE(std::isfinite(r.grad_norm), "non-finite gradient norm (", r.grad_norm, "; loss ", r.loss, ") at optimizer step ", step);
+  TORCH_CHECK_VALUE(false, "non-finite loss or gradient norm on another rank (loss ", r.loss, " here) at optimizer step ", step);
   return r;
 }
 

@@ -24,7 +24,7 @@ struct StepResult {
   double loss = 0;
   double grad_norm = 0;
   double lr = 0;
-  bool skipped = false;  // non-finite loss with skip policy
+  bool skipped = false;  // non-finite loss or gradient norm, with the skip policy
 };
 
 // found_inf for the fused AdamW: a (1,) float, 1 when the norm or the loss
@@ -49,9 +49,10 @@ class BertRunner {
   // (all-reduced during backward); sync = false is DDP's no_sync(), for all
   // but the last micro-batch of gradient accumulation.
   torch::Tensor ForwardBackward(const bert::Batch& b, double loss_scale, bool sync = true);
-  // Clip + AdamW with the accumulated grads; a non-finite gradient norm skips
-  // the update (skip_nonfinite) or throws, as a non-finite loss does in TrainStep.
-  StepResult OptimizerStep(double max_grad_norm, bool skip_nonfinite = false);
+  // Clip + AdamW with the accumulated grads. A non-finite gradient norm, or a
+  // non-finite `loss` (the accumulated window's, when the caller knows it),
+  // skips the update (skip_nonfinite) or throws, as in TrainStep.
+  StepResult OptimizerStep(double max_grad_norm, bool skip_nonfinite = false, std::optional<double> loss = std::nullopt);
   // Averages grads over the group when backward did not, then clips; the norm stays on device.
   torch::Tensor ReduceAndClip(double max_grad_norm);
   // With CUDA graphs on, a step of a batch signature seen before is replayed
@@ -113,7 +114,8 @@ class BertRunner {
   bool grads_averaged_ = false;  // .grad is the average over ranks as it stands
 
   StepResult TrainStepEager(const bert::Batch& b, double max_grad_norm, bool skip_nonfinite);
-  // Reduce, clip, then AdamW unless the loss (if given) or the norm is non-finite.
+  // Reduce, clip, then AdamW unless the loss (if given) or the norm is
+  // non-finite, on this rank or (with a process group) any other.
   StepResult ApplyStep(const torch::Tensor& loss, double max_grad_norm, bool skip_nonfinite);
   // A step whose update did not happen: throws unless skip_nonfinite.
   StepResult Skipped(StepResult r, bool skip_nonfinite);

@@ -186,13 +186,15 @@ class StepWorker : public ModelWorker {
   enum Kind { kForwardBackward, kTrainStep, kOptimizerStep };
   // a: lossScale (forwardBackward) or maxGradNorm; flag: sync (forwardBackward)
   // or skipNonFinite (trainStep, optimizerStep).
-  StepWorker(Napi::Env env, std::shared_ptr<RunnerHandle> h, Kind k, bert::Batch b, double a, bool flag)
-      : ModelWorker(env, std::move(h), true), kind_(k), batch_(std::move(b)), arg_(a), flag_(flag) {}
+  // loss (optimizerStep): the accumulated window's loss, when the caller knows it.
+  StepWorker(Napi::Env env, std::shared_ptr<RunnerHandle> h, Kind k, bert::Batch b, double a, bool flag,
+             std::optional<double> loss = std::nullopt)
+      : ModelWorker(env, std::move(h), true), kind_(k), batch_(std::move(b)), arg_(a), flag_(flag), loss_(loss) {}
   void Run() override {
     auto& r = R();
     if (kind_ == kForwardBackward) res_.loss = r.ForwardBackward(batch_, arg_, flag_).item<double>();
     else if (kind_ == kTrainStep) res_ = r.TrainStep(batch_, arg_, flag_);
-    else res_ = r.OptimizerStep(arg_, flag_);
+    else res_ = r.OptimizerStep(arg_, flag_, loss_);
   }
   Napi::Value Resolve(Napi::Env env) override {
     if (kind_ == kForwardBackward) return Napi::Number::New(env, res_.loss);
@@ -209,6 +211,7 @@ class StepWorker : public ModelWorker {
   bert::Batch batch_;
   double arg_;
   bool flag_;
+  std::optional<double> loss_;
   StepResult res_;
 };
 }  // namespace
@@ -346,8 +349,10 @@ Napi::Value ModelWrap::OptimizerStep(Info info) {
     if (!r.optimizer()) throw CodedError("ERR_NO_OPTIMIZER", "configureOptimizer() must be called before optimizerStep()");
     double max_norm = args::NumberOr(info, 0, "maxGradNorm", 0.0);
     bool skip = args::BoolOr(info, 1, "skipNonFinite", false);
+    std::optional<double> loss;
+    if (!info[2].IsUndefined()) loss = args::Number(info, 2, "loss");
     handle_->busy = true;
-    return (new StepWorker(info.Env(), handle_, StepWorker::kOptimizerStep, {}, max_norm, skip))->Start();
+    return (new StepWorker(info.Env(), handle_, StepWorker::kOptimizerStep, {}, max_norm, skip, loss))->Start();
   });
 }
 

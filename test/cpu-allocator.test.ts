@@ -5,6 +5,7 @@ import test from 'ava';
 import { spawnSync } from 'node:child_process';
 import { totalmem } from 'node:os';
 import { BertForSequenceClassification, cpuCacheStats, emptyCpuCache, info, ones, randn, zeros } from '../lib/index.js';
+import { native } from '../lib/binding.js';
 import { usableMemory } from '../lib/memory.js';
 
 // Serial: the counters are process-wide.
@@ -15,9 +16,10 @@ test.serial('info() names the caching allocator and its limit', (t) => {
   t.true(s.limitMB > 0);
 });
 
-test.serial('the memory checks of configs and padding use the figure the cache is sized from', (t) => {
+test.serial('the memory checks of configs and padding (TypeScript) use the figure the cache is sized from (C++)', (t) => {
   const bytes = usableMemory();
   t.true(bytes > 0 && bytes <= totalmem());
+  t.is(bytes, native().usableMemory());
   // The default cap is a quarter of it (the env override is not set in tests).
   t.true(Math.abs(bytes / 4 / 2 ** 20 - cpuCacheStats().limitMB) < 1e-3);
 });

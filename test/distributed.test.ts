@@ -67,16 +67,18 @@ test('collectives and models that differ across ranks fail with TorchDistError o
   }
 });
 
-test('a non-finite gradient on one rank skips that step on every rank, and the ranks stay equal', (t) => {
+test('a non-finite gradient or loss on one rank skips (or fails) that step on every rank, and the ranks stay equal', (t) => {
   const r = run(2, 'nonfinite');
   t.is(r.status, 0, r.stdout + r.stderr);
   const lines = jsonLines(r.stdout);
   t.is(lines.length, 2, r.stdout + r.stderr);
   for (const l of lines) {
-    t.deepEqual(l.skipped, [false, true, false], `rank ${l.rank}`);
+    t.deepEqual(l.skipped, [false, true, false, true], `rank ${l.rank}`);
     t.is(l.steps, 2);
     t.true(Number.isFinite(l.sum));
   }
+  t.regex(lines.find((l) => l.rank === 0).thrown, /non-finite loss or gradient norm on another rank \(loss 0\.5 here\) at optimizer step 3/);
+  t.regex(lines.find((l) => l.rank === 1).thrown, /non-finite loss \(nan\) at optimizer step 3/);
   t.is(lines[0].sum, lines[1].sum);
 });
 

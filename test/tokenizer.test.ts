@@ -396,4 +396,9 @@ test('an Encoding acts as a plain object: spread, JSON, structuredClone and assi
   const fresh = (await tok.encodeBatch(['hello world 😀']))[0];
   fresh.wordIds = [];  // assigned before it was ever read
   t.deepEqual(fresh.wordIds, []);
+  const frozen = Object.freeze((await tok.encodeBatch(['hello world 😀']))[0]);
+  const reference = (await tok.encodeBatch(['hello world 😀']))[0];
+  t.deepEqual(frozen.tokens, reference.tokens);
+  t.deepEqual(frozen.wordIds, reference.wordIds);
+  t.is(frozen.offsets, frozen.offsets, 'read once, then the same array');
 });

@@ -386,11 +386,16 @@ export class PreTrainedBert implements Disposable {
 
   /**
    * Clip + AdamW + schedule with the accumulated gradients, then zero them. A
-   * non-finite gradient norm (NaN, or inf from an overflow) throws, or with
-   * `skipNonFinite` skips the update (`skipped: true`); the gradients are zeroed either way.
+   * non-finite gradient norm (NaN, or inf from an overflow), or a non-finite
+   * `loss` (the accumulated window's, when you pass it), throws, or with
+   * `skipNonFinite` skips the update (`skipped: true`); the gradients are
+   * zeroed either way. With a process group every rank takes the same decision.
    */
-  optimizerStep(o: StepOptions = {}): Promise<{ gradNorm: number; lr: number; skipped: boolean }> {
-    return this.#call((m) => m.optimizerStep(o.maxGradNorm ?? 0, o.skipNonFinite ?? false));
+  optimizerStep(o: StepOptions & { loss?: number } = {}): Promise<{ gradNorm: number; lr: number; skipped: boolean }> {
+    try {
+      if (o.loss !== undefined && typeof o.loss !== 'number') invalidType('a number', 'loss', o.loss);
+    } catch (e) { return Promise.reject(e); }
+    return this.#call((m) => m.optimizerStep(o.maxGradNorm ?? 0, o.skipNonFinite ?? false, o.loss));
   }
 
   /** Sets every gradient to None. */

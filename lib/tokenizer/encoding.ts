@@ -56,14 +56,15 @@ function sequenceIdsOf(layout: Layout, length: number): Array<number | null> {
  * value). Each field is a call into the package that allocates its array, so
  * a caller reading ids alone skips most of the cost (scripts/bench/data.ts,
  * one thread: 528k tokens/s with every field copied, 730k now, against 768k
- * for the package's encodeBatch reading ids alone). The package's encoding is
- * held until the last lazy field is read; it is no larger than the arrays it
- * would have become.
+ * for the package's encodeBatch reading ids alone). Until its last lazy field
+ * is read, an Encoding holds the package's encoding (about the size of the
+ * arrays it would have become) and the input strings.
  */
 export function toEncoding(encoding: BackendEncoding, layout: Layout, text: string, pair: string | undefined): Encoding {
   const out = { inputIds: Int32Array.from(encoding.getIds()) } as Encoding;
+  const length = out.inputIds.length;
   let sequenceIds: Array<number | null> | undefined;
-  const seqIds = () => (sequenceIds ??= sequenceIdsOf(layout, out.inputIds.length));
+  const seqIds = () => (sequenceIds ??= sequenceIdsOf(layout, length));
   lazy(out, 'tokenTypeIds', () => Int32Array.from(encoding.getTypeIds()));
   lazy(out, 'attentionMask', () => Int32Array.from(encoding.getAttentionMask()));
   lazy(out, 'specialTokensMask', () => Int32Array.from(encoding.getSpecialTokensMask()));
@@ -84,13 +85,19 @@ export function toEncoding(encoding: BackendEncoding, layout: Layout, text: stri
 
 // An enumerable property computed on first read, then a plain data property
 // (so spreading, JSON.stringify, structuredClone and assignment all behave
-// as they would on a plain object).
-function lazy<T, K extends keyof T>(obj: T, key: K, compute: () => T[K]): void {
+// as they would on a plain object). On a frozen object the accessor cannot be
+// replaced: the value is kept in the closure instead.
+function lazy<T extends object, K extends keyof T>(obj: T, key: K, compute: () => T[K]): void {
+  let kept: { value: T[K] } | undefined;
   const settle = (value: T[K]) => {
-    Object.defineProperty(obj, key, { value, writable: true, enumerable: true, configurable: true });
+    if (Object.getOwnPropertyDescriptor(obj, key)?.configurable) {
+      Object.defineProperty(obj, key, { value, writable: true, enumerable: true, configurable: true });
+    } else {
+      kept = { value };
+    }
     return value;
   };
-  Object.defineProperty(obj, key, { get: () => settle(compute()), set: settle, enumerable: true, configurable: true });
+  Object.defineProperty(obj, key, { get: () => (kept ? kept.value : settle(compute())), set: settle, enumerable: true, configurable: true });
 }
 
 /**

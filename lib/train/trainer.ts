@@ -38,13 +38,17 @@ export class NonFiniteLossError extends TorchValueError {
   readonly step: number;
   readonly loss: number;
   readonly gradNorm?: number;
-  constructor(step: number, loss: number, epoch: number, gradNorm?: number) {
-    const what = gradNorm === undefined ? `loss (${loss})` : `gradient norm (${gradNorm}; loss ${loss})`;
+  /** The non-finite value was on another rank (this rank's loss and norm were finite). */
+  readonly otherRank: boolean;
+  constructor(step: number, loss: number, epoch: number, gradNorm?: number, otherRank = false) {
+    const what = otherRank ? `loss or gradient norm on another rank (loss ${loss} here)`
+      : gradNorm === undefined ? `loss (${loss})` : `gradient norm (${gradNorm}; loss ${loss})`;
     super(`non-finite ${what} at training step ${step} (epoch ${epoch}): lower the learning rate, check the inputs ` +
       "or labels of this step's batches, or pass onNonFinite: 'skip' to skip such updates", 'ERR_NON_FINITE_LOSS');
     this.step = step;
     this.loss = loss;
     if (gradNorm !== undefined) this.gradNorm = gradNorm;
+    this.otherRank = otherRank;
   }
 }
 
@@ -213,10 +217,14 @@ function scoredRows(b: PredictionBatch, labels: Int32Array): PredictionBatch {
 /** The native step's refusal as a NonFiniteLossError, or undefined for any other error. */
 function nonFiniteError(e: unknown, step: number, epoch: number): NonFiniteLossError | undefined {
   if (!(e instanceof TorchValueError)) return undefined;
+  // libtorch prints inf, -inf and nan, which Number() reads as NaN.
+  const num = (s: string) => (s === 'inf' ? Infinity : s === '-inf' ? -Infinity : Number(s));
   const loss = /non-finite loss \(([^)]*)\)/.exec(e.message);
-  if (loss) return new NonFiniteLossError(step, Number(loss[1]), epoch);
+  if (loss) return new NonFiniteLossError(step, num(loss[1]), epoch);
   const norm = /non-finite gradient norm \(([^;]*); loss ([^)]*)\)/.exec(e.message);
-  return norm ? new NonFiniteLossError(step, Number(norm[2]), epoch, Number(norm[1])) : undefined;
+  if (norm) return new NonFiniteLossError(step, num(norm[2]), epoch, num(norm[1]));
+  const other = /non-finite loss or gradient norm on another rank \(loss ([^ )]*) here\)/.exec(e.message);
+  return other ? new NonFiniteLossError(step, num(other[1]), epoch, undefined, true) : undefined;
 }
 
 /** One call of fit(): the loop and its bookkeeping. */
@@ -392,25 +400,20 @@ class FitRun {
     // With a process group, only the window's last backward all-reduces (DDP's no_sync for the others).
     let last = terms.length - 1;
     while (terms[last] === 0) last--;
+    // A non-finite micro-batch does not end the window early: with a process
+    // group the other ranks' backward all-reduce and step decision need this
+    // rank's too. optimizerStep gets the window's loss and decides for all.
     let loss = 0;
     for (let i = 0; i < window.length; i++) {
       if (terms[i] === 0) continue;
       const w = terms[i] / total;
-      const l = await model.forwardBackward(window[i], w, { sync: i === last });
-      if (!Number.isFinite(l)) {
-        model.zeroGrad();
-        if (!skip) throw new NonFiniteLossError(step, l, epoch);
-        return { step, loss: l, lr: model.lr, gradNorm: NaN, skipped: true };
-      }
-      loss += l * w;
+      loss += (await model.forwardBackward(window[i], w, { sync: i === last })) * w;
     }
     try {
-      const r = await model.optimizerStep({ maxGradNorm: o.maxGradNorm, skipNonFinite: skip });
-      return { step, loss, lr: r.lr, gradNorm: r.skipped ? NaN : r.gradNorm, skipped: r.skipped };
+      const r = await model.optimizerStep({ maxGradNorm: o.maxGradNorm, skipNonFinite: skip, loss });
+      return { step, loss, lr: r.lr, gradNorm: r.gradNorm, skipped: r.skipped };
     } catch (e) {
-      const err = nonFiniteError(e, step, epoch);
-      if (err) throw new NonFiniteLossError(step, loss, epoch, err.gradNorm);
-      throw e;
+      throw nonFiniteError(e, step, epoch) ?? e;
     }
   }
 
@@ -420,7 +423,8 @@ class FitRun {
     state.epoch = rec.step / this.stepsPerEpoch;
     if (rec.skipped) {
       state.skipped_steps++;
-      this.progress.print(`[${o.runName ?? 'train'}] step ${rec.step}: non-finite ${Number.isFinite(rec.loss) ? `gradient norm (loss ${rec.loss})` : `loss (${rec.loss})`}, update skipped`);
+      const what = !Number.isFinite(rec.loss) ? `loss (${rec.loss})` : !Number.isFinite(rec.gradNorm) ? `gradient norm (${rec.gradNorm})` : 'loss or gradient norm on another rank';
+      this.progress.print(`[${o.runName ?? 'train'}] step ${rec.step}: non-finite ${what}, update skipped`);
     } else {
       this.logLoss += rec.loss; this.logSteps++; this.logGradNorm += rec.gradNorm;
       this.runLoss += rec.loss; this.runSteps++;

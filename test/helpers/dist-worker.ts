@@ -11,8 +11,9 @@
 //                overlapped all-reduce
 //   mismatch   - the ranks pass tensors of different shapes or dtypes, and
 //                models of different sizes; each rank prints the errors
-//   nonfinite  - rank 1 alone has an inf gradient at step 2 (skipNonFinite);
-//                each rank prints which steps it skipped and a parameter sum
+//   nonfinite  - rank 1 alone has an inf gradient, then a NaN window loss;
+//                each rank prints which steps it skipped, a parameter sum and
+//                the error of a step without skipping
 import { writeFileSync } from 'node:fs';
 import { BertForSequenceClassification, full, initProcessGroup, PRESETS, tensor, TorchDistError, type Batch } from '../../lib/index.js';
 import { TINY, STEPS, fullBatch, sliceBatch } from './dist-data.js';
@@ -117,8 +118,18 @@ if (mode === 'train') {
     if (s === 1 && pg.rank === 1) m.setGrads(new Map([['classifier.weight', full(m.stateDict().get('classifier.weight')!.shape, Infinity)]]));
     skipped.push((await m.trainStep(sliceBatch(fullBatch(s), pg.rank, pg.worldSize), { skipNonFinite: true })).skipped);
   }
+  // Rank 1's window loss alone is NaN while its gradients are finite (as for
+  // an MLM batch with nothing masked): both ranks skip.
+  const batch = sliceBatch(fullBatch(3), pg.rank, pg.worldSize);
+  await m.forwardBackward(batch, 1);
+  skipped.push((await m.optimizerStep({ skipNonFinite: true, loss: pg.rank === 1 ? NaN : 0.5 })).skipped);
+  // Without skipping both throw, rather than one rank waiting in the next collective.
+  await m.forwardBackward(batch, 1);
+  let thrown = 'nothing';
+  try { await m.optimizerStep({ loss: pg.rank === 1 ? NaN : 0.5 }); } catch (e) { thrown = (e as Error).message.split('\n')[0]; }
+  await pg.barrier();
   const sum = [...m.stateDict().values()].reduce((a, t) => a + (t.toArray() as Float32Array).reduce((x, v) => x + v, 0), 0);
-  console.log(JSON.stringify({ rank: pg.rank, skipped, steps: m.optimizerStepCount, sum }));
+  console.log(JSON.stringify({ rank: pg.rank, skipped, steps: m.optimizerStepCount, sum, thrown }));
 } else if (mode === 'die') {
   if (pg.rank === 1) process.exit(0);
   const t0 = Date.now();
