@@ -2,7 +2,7 @@
 // reference loop, and bf16 autocast following the float32 loss curve.
 // Runs only where libtorch sees a GPU (scripts/gpu-check.sh on a GPU machine).
 import test from 'ava';
-import { BertForSequenceClassification, BertModel, info, randn } from '../lib/index.js';
+import { BertForSequenceClassification, BertModel, full, info, randn } from '../lib/index.js';
 import { readSafetensors } from '../lib/models/safetensors.js';
 import { recordToTensor } from '../lib/models/state.js';
 import { BF16_CURVE_TOL, bf16LossCurves } from './helpers/bf16-curve.js';
@@ -101,5 +101,25 @@ cuda('on CUDA a non-finite loss leaves the parameters as they were: the fused up
   t.false(ok.skipped);
   t.is(m.optimizerStepCount, 1);
   t.true(ok.gradNorm > 0 && Number.isFinite(ok.loss));
+  m.dispose();
+});
+
+cuda('on CUDA a finite loss with an inf gradient is gated the same way, in trainStep and optimizerStep', async (t) => {
+  const cfg = { vocab_size: 50, hidden_size: 16, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 32, max_position_embeddings: 16 };
+  const m = BertForSequenceClassification.create(cfg, { seed: 1 }).to('cuda');
+  m.configureOptimizer({ lr: 1e-2 });
+  const batch = { inputIds: new BigInt64Array([2n, 5n]), labels: new BigInt64Array([1n]), shape: [1, 2] as [number, number] };
+  const snapshot = () => new Map([...m.stateDict()].map(([k, v]) => [k, v.toArray() as Float32Array]));
+  const before = snapshot();
+  const name = 'classifier.weight';
+  const inf = () => m.setGrads(new Map([[name, full(m.stateDict().get(name)!.shape, Infinity).to('cuda')]]));
+  inf();  // trainStep's backward adds to it
+  await t.throwsAsync(() => m.trainStep(batch), { message: /non-finite gradient norm \(inf; loss [0-9.]+\) at optimizer step 1/ });
+  inf();
+  t.true((await m.trainStep(batch, { skipNonFinite: true })).skipped);
+  inf();
+  t.true((await m.optimizerStep({ skipNonFinite: true })).skipped);
+  t.is(m.optimizerStepCount, 0);
+  for (const [k, v] of snapshot()) t.deepEqual(v, before.get(k), k);
   m.dispose();
 });

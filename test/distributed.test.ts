@@ -19,6 +19,15 @@ function jsonLines(stdout: string): any[] {
   return stdout.split('\n').filter((l) => l.includes('{')).map((l) => JSON.parse(l.slice(l.indexOf('{'))));
 }
 
+/** Runs a worker mode on 2 ranks; each must exit 0 and print one JSON line, returned. */
+function twoRanks(t: ExecutionContext, mode: string): any[] {
+  const r = run(2, mode);
+  t.is(r.status, 0, r.stdout + r.stderr);
+  const lines = jsonLines(r.stdout);
+  t.is(lines.length, 2, r.stdout + r.stderr);
+  return lines;
+}
+
 function run(nproc: number, ...args: string[]) {
   return spawnSync(process.execPath, [RUN, '--nproc', String(nproc), WORKER, ...args], { encoding: 'utf8', timeout: 120_000 });
 }
@@ -54,10 +63,7 @@ test('allReduce, broadcast, allGather and barrier agree across two processes', (
 });
 
 test('collectives and models that differ across ranks fail with TorchDistError on every rank instead of aborting', (t) => {
-  const r = run(2, 'mismatch');
-  t.is(r.status, 0, r.stdout + r.stderr);
-  const lines = jsonLines(r.stdout);
-  t.is(lines.length, 2, r.stdout + r.stderr);
+  const lines = twoRanks(t, 'mismatch');
   for (const l of lines) {
     t.regex(l.shape, /TorchDistError: allReduce: the ranks passed different tensors.*rank 0 has 3 elements.*rank 1 has 5 elements/);
     t.regex(l.dtype, /TorchDistError: allReduce: .*of another shape or dtype/);
@@ -68,10 +74,7 @@ test('collectives and models that differ across ranks fail with TorchDistError o
 });
 
 test('a non-finite gradient or loss on one rank skips (or fails) that step on every rank, and the ranks stay equal', (t) => {
-  const r = run(2, 'nonfinite');
-  t.is(r.status, 0, r.stdout + r.stderr);
-  const lines = jsonLines(r.stdout);
-  t.is(lines.length, 2, r.stdout + r.stderr);
+  const lines = twoRanks(t, 'nonfinite');
   for (const l of lines) {
     t.deepEqual(l.skipped, [false, true, false, true], `rank ${l.rank}`);
     t.is(l.steps, 2);
