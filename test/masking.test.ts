@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { Tokenizer } from '../lib/tokenizer.js';
 import { IGNORE_INDEX, Rng, maskTokens, maskingVocabOf, type MaskingVocab } from '../lib/data/masking.js';
 import { MlmDataset } from '../lib/data/datasets.js';
+import { MlmSource } from '../lib/train/index.js';
 import { ShardReader, writeShards } from '../lib/data/shards.js';
 
 // Ids 0-4 are [PAD] [UNK] [CLS] [SEP] [MASK]; 5..999 ordinary; 500..999 are "##" pieces.
@@ -106,6 +107,41 @@ test('a sequence of special tokens only has no targets, and probability 0 masks 
   t.deepEqual(maskTokens([2, 3], vocab, { wholeWord: true }).labels.length, 2);
   t.throws(() => maskTokens([5], { ...vocab, continuation: undefined }, { wholeWord: true }), { instanceOf: TypeError });
   t.throws(() => maskTokens([5], vocab, { probability: 2 }), { instanceOf: RangeError, message: /for probability/ });
+});
+
+// A sequence (and so a batch) with no target has a NaN loss, which stops training:
+// at least one eligible token is a target, as in BERT's own data script.
+test('a short sequence always gets at least one target, and only the zero-target draws change', (t) => {
+  let forced = 0;
+  for (let index = 0; index < 400; index++) {
+    const ids = [2, 5 + (index % 50), 6, 3];  // two eligible tokens: no target in 72% of Bernoulli draws at 0.15
+    const out = maskTokens(ids, vocab, { seed: 7, index });
+    const targets = [...out.labels].filter((l) => l !== IGNORE_INDEX).length;
+    t.true(targets >= 1, `index ${index}`);
+    t.is(out.labels[0], IGNORE_INDEX);
+    t.is(out.labels[3], IGNORE_INDEX);
+    if (targets === 1) forced++;
+  }
+  t.true(forced > 200, `${forced} of 400 had exactly one target`);
+  // Long sequences: masks as before (the extra draw never happens), about 15%.
+  const rng = new Rng(3);
+  let chosen = 0, eligibleTokens = 0;
+  for (let index = 0; index < 50; index++) {
+    const ids = sequence(rng, 128);
+    chosen += [...maskTokens(ids, vocab, { seed: 7, index }).labels].filter((l) => l !== IGNORE_INDEX).length;
+    eligibleTokens += 126;
+  }
+  t.true(Math.abs(chosen / eligibleTokens - 0.15) < 0.015, `${chosen / eligibleTokens}`);
+});
+
+test('MlmSource batches of short sequences always have a target', (t) => {
+  const seqs = Array.from({ length: 64 }, (_, i) => [2, 5 + (i % 30), 3]);  // one eligible token each
+  const source = new MlmSource(seqs, { batchSize: 1, shuffle: false, seed: 1, maskTokenId: 4, vocabSize: 40, specialIds: [0, 2, 3] });
+  for (let i = 0; i < source.length; i++) {
+    const labels = source.batch(0, i).labels as BigInt64Array;
+    t.is([...labels].filter((l) => l !== -100n).length, 1, `batch ${i}`);
+    t.is(labels[1], BigInt(5 + (i % 30)));
+  }
 });
 
 test('the generator is uniform enough and its shuffle is a permutation', (t) => {

@@ -179,11 +179,22 @@ function eligible(id: number, vocab: MaskingVocab): boolean {
   return !(id >= 0 && id < vocab.special.length && vocab.special[id] === 1);
 }
 
-// Each eligible token is a target with the given probability (a Bernoulli draw, as HF).
+// Each eligible token is a target with the given probability (a Bernoulli draw, as HF),
+// and at least one is (BERT's create_pretraining_data.py: max(1, ...)): a
+// sequence, and so a batch, with no target has a NaN loss, which stops training.
+// The extra draw happens only then, so every other sequence is masked as before.
 function tokenTargets(ids: Int32Array, vocab: MaskingVocab, probability: number, rng: Rng): Uint8Array {
   const targets = new Uint8Array(ids.length);
+  let any = false;
   for (let t = 0; t < ids.length; t++) {
-    if (eligible(ids[t], vocab) && rng.next() < probability) targets[t] = 1;
+    if (eligible(ids[t], vocab) && rng.next() < probability) {
+      targets[t] = 1;
+      any = true;
+    }
+  }
+  if (!any && probability > 0) {
+    const candidates = [...ids.keys()].filter((t) => eligible(ids[t], vocab));
+    if (candidates.length > 0) targets[candidates[rng.int(candidates.length)]] = 1;
   }
   return targets;
 }

@@ -34,17 +34,28 @@ export interface MlmSourceOptions {
 
 /**
  * Masks `ids` in place (HF's 80/10/10 rule) and returns the labels: the
- * original id where a token was chosen, -100 elsewhere.
+ * original id where a token was chosen, -100 elsewhere. At least one
+ * non-special token is chosen when there is one (as BERT's own data script):
+ * a batch with no target has a NaN loss.
  */
 export function maskTokens(ids: BigInt64Array, special: Uint8Array, rand: () => number,
   o: { mlmProbability: number; maskTokenId: number; vocabSize: number }): BigInt64Array {
   const labels = new BigInt64Array(ids.length).fill(-100n);
-  for (let i = 0; i < ids.length; i++) {
-    if (special[i] || rand() >= o.mlmProbability) continue;
+  const choose = (i: number) => {
     labels[i] = ids[i];
     const r = rand();
     if (r < 0.8) ids[i] = BigInt(o.maskTokenId);
     else if (r < 0.9) ids[i] = BigInt(Math.floor(rand() * o.vocabSize));
+  };
+  let chosen = 0;
+  for (let i = 0; i < ids.length; i++) {
+    if (special[i] || rand() >= o.mlmProbability) continue;
+    choose(i);
+    chosen++;
+  }
+  if (chosen === 0 && o.mlmProbability > 0) {
+    const candidates = [...special.keys()].filter((i) => !special[i]);
+    if (candidates.length > 0) choose(candidates[Math.floor(rand() * candidates.length)]);
   }
   return labels;
 }
