@@ -61,4 +61,8 @@ if [ $(( $(date +%s) - t0 )) -lt 340 ]; then  # + its 120 s timeout: done before
   stamp "batch 256"
   timeout 120 node --import tsx scripts/bench/gpu-train.ts --batch 256 --steps 10
 fi
+if [ $(( $(date +%s) - t0 )) -lt 400 ]; then
+  stamp "inference on CUDA, bf16, base"
+  timeout 75 node --import tsx scripts/bench/infer.ts --device cuda --bf16 --models base --batches 1,32,256 --seconds 2 --quiet-wait 0
+fi
 stamp "done"

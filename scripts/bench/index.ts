@@ -47,7 +47,8 @@ function summaryRow(r: Record<string, any>): Row[] {
     return [['train', `${r.model} ${r.task} B${r.batch} T${r.seq} ${r.precision} (seq/s, MFU ${r.ours_mfu} vs ${r.peer_mfu})`, f(r.ours_seq_s), f(r.peer_seq_s), ratio(r.ours_over_peer)]];
   }
   if (r.kind === 'ratio' && r.bench === 'infer') {
-    return [['infer', `${r.model} B${r.batch} T${r.seq} ${r.precision} (seq/s; p50 ${r.ours_p50_ms} vs ${r.peer_p50_ms} ms)`, f(r.ours_seq_s), f(r.peer_seq_s), ratio(r.ours_over_peer)]];
+    const where = r.device && r.device !== 'cpu' ? ` ${r.device}` : '';
+    return [['infer', `${r.model} B${r.batch} T${r.seq} ${r.precision}${where} (seq/s; p50 ${r.ours_p50_ms} vs ${r.peer_p50_ms} ms)`, f(r.ours_seq_s), f(r.peer_seq_s), ratio(r.ours_over_peer)]];
   }
   if (r.kind === 'ratio' && r.bench === 'data') return [['data', `${r.what} (tokens/s)`, f(r.ours), f(r.peer), ratio(r.ours / r.peer)]];
   if (r.bench === 'federated' && typeof r.ratio === 'number') {

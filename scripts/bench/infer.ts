@@ -4,7 +4,7 @@
  * for batch 1 (latency) and larger batches (throughput).
  *
  *   npx tsx scripts/bench/infer.ts [--models mini,small,base] [--batches 1,8,32]
- *       [--seq 128] [--seconds 3] [--threads N] [--bf16] [--quiet-wait 5] [--no-peer]
+ *       [--seq 128] [--seconds 3] [--threads N] [--bf16] [--device cpu|cuda] [--quiet-wait 5] [--no-peer]
  *
  * Each (model, batch) trial runs in a fresh Node process, then peer_infer.py
  * runs the same config (attn_implementation='sdpa', torch.inference_mode(),
@@ -24,7 +24,7 @@ const VOCAB = 30522;
 const WARMUP = 3;
 
 /** One trial: the same on both sides. */
-export interface InferTrial { model: ModelName; dims: ModelDims; batch: number; seq: number; seconds: number; bf16: boolean }
+export interface InferTrial { model: ModelName; dims: ModelDims; batch: number; seq: number; seconds: number; bf16: boolean; device?: 'cpu' | 'cuda' }
 
 function dims(name: ModelName): ModelDims {
   const p = PRESETS[name];
@@ -47,6 +47,7 @@ async function child(t: InferTrial, threads: number): Promise<void> {
   const m = BertForSequenceClassification.create({
     vocab_size: d.vocab, hidden_size: d.hidden, num_hidden_layers: d.layers, num_attention_heads: d.heads, intermediate_size: d.intermediate,
   }, { seed: 0 }).eval();
+  if (t.device === 'cuda') m.to('cuda');
   if (t.bf16) m.autocast('bfloat16');
   const { inputIds, attentionMask, tokenTypeIds, shape } = makeBatch('seqcls', t.batch, t.seq, d.vocab, 2000).batch;
   const batch = { inputIds, attentionMask, tokenTypeIds, shape };
@@ -66,7 +67,7 @@ async function child(t: InferTrial, threads: number): Promise<void> {
     ms.push((now() - s) * 1e3);
   }
   emit({
-    bench: 'infer', impl: 'bertorch', model: t.model, batch: t.batch, seq: t.seq, precision: t.bf16 ? 'bf16 autocast' : 'float32',
+    bench: 'infer', impl: 'bertorch', model: t.model, batch: t.batch, seq: t.seq, precision: t.bf16 ? 'bf16 autocast' : 'float32', device: t.device ?? 'cpu',
     ...summarise(ms, t.batch), peak_rss_mb: round(peakRssMB(), 1), other_load: probe(), ...envFields(threads),
   });
   m.dispose();
@@ -82,8 +83,10 @@ async function main(): Promise<void> {
   const seq = intFlag(flags, 'seq', 128);
   const seconds = Number(flags.get('seconds') ?? 3);
   const bf16 = flags.has('bf16');
+  const device = flags.get('device') ?? 'cpu';
+  if (device !== 'cpu' && device !== 'cuda') throw new RangeError(`--device: expected cpu or cuda, got '${device}'`);
   const quiet = Number(flags.get('quiet-wait') ?? 5);
-  const trials: InferTrial[] = models.flatMap((model) => batches.map((batch) => ({ model, dims: dims(model), batch, seq, seconds, bf16 })));
+  const trials: InferTrial[] = models.flatMap((model) => batches.map((batch) => ({ model, dims: dims(model), batch, seq, seconds, bf16, device })));
   let peerError: string | undefined;
   for (const t of trials) {
     const key = `${t.model} B${t.batch} T${t.seq}`;
@@ -104,7 +107,7 @@ async function main(): Promise<void> {
     }
     if (ours && peer) {
       emit({
-        bench: 'infer', kind: 'ratio', model: t.model, batch: t.batch, seq: t.seq, precision: ours.precision,
+        bench: 'infer', kind: 'ratio', model: t.model, batch: t.batch, seq: t.seq, precision: ours.precision, device: t.device,
         ours_seq_s: ours.seq_s, peer_seq_s: peer.seq_s, ours_over_peer: round((ours.seq_s as number) / (peer.seq_s as number), 3),
         ours_p50_ms: ours.p50_ms, peer_p50_ms: peer.p50_ms, ours_p99_ms: ours.p99_ms, peer_p99_ms: peer.p99_ms, note: '>1: bertorch faster',
       });

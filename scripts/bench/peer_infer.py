@@ -4,7 +4,7 @@
 
 BertForSequenceClassification with attn_implementation='sdpa', eval mode,
 torch.inference_mode(), logits copied to the host as numpy; bf16 trials run
-under torch.autocast('cpu'). The same synthetic batch as infer.ts (common.ts
+under torch.autocast on the trial's device (cpu, or cuda with --device cuda). The same synthetic batch as infer.ts (common.ts
 makeBatch, seed 2000). Prints one raw JSON line, summarised as infer.ts does.
 """
 import json
@@ -34,14 +34,17 @@ def summarise(ms, batch):
 def main():
     t = read_trial("InferTrial from infer.ts")
     d = t["dims"]
-    model = BertForSequenceClassification._from_config(bert_config(d), attn_implementation="sdpa").eval()
+    device = t.get("device", "cpu")
+    model = BertForSequenceClassification._from_config(bert_config(d), attn_implementation="sdpa").eval().to(device)
     b = make_batch("seqcls", t["batch"], t["seq"], d["vocab"], 2000)
+    # The batch starts on the host each call, as ours does (a service's inputs arrive there).
     inputs = {k: b[k] for k in ("input_ids", "attention_mask", "token_type_ids")}
     bf16 = bool(t["bf16"])
 
     def call():
-        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            return model(**inputs).logits.float().cpu().numpy()
+        with torch.inference_mode(), torch.autocast(device, dtype=torch.bfloat16, enabled=bf16):
+            dev = {k: v.to(device, non_blocking=True) for k, v in inputs.items()}
+            return model(**dev).logits.float().cpu().numpy()
 
     for _ in range(WARMUP):
         call()
@@ -54,7 +57,7 @@ def main():
         ms.append((time.perf_counter() - s) * 1e3)
     print(json.dumps({
         "bench": "infer", "impl": "pytorch", "peer": "pytorch", "model": t["model"], "batch": t["batch"], "seq": t["seq"],
-        "precision": "bf16 autocast" if bf16 else "float32", **summarise(ms, t["batch"]),
+        "precision": "bf16 autocast" if bf16 else "float32", "device": device, **summarise(ms, t["batch"]),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "other_load": probe(), "attn_implementation": model.config._attn_implementation, **env(torch.get_num_threads()),
     }), flush=True)
