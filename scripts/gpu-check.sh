@@ -33,6 +33,7 @@ export BERTORCH_PYTHON="$py"
 torch_root="$("$py" -c 'import torch, os; print(os.path.dirname(torch.__file__))')"
 "$py" -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, "available", torch.cuda.is_available(), torch.cuda.get_device_name(0) if torch.cuda.is_available() else "")'
 "$py" -c 'import transformers; print("transformers", transformers.__version__)' || echo "transformers: not importable (HF peer and parity-vs-python tests will be skipped or fail)"
+gpu="$("$py" -c 'import torch; print(int(torch.cuda.is_available()))' 2>/dev/null || echo 0)"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null || true
 # Either would let float32 matmuls run in TF32 and break the 1e-4 parity tests.
 echo "NVIDIA_TF32_OVERRIDE=${NVIDIA_TF32_OVERRIDE:-unset} TORCH_ALLOW_TF32_CUBLAS_OVERRIDE=${TORCH_ALLOW_TF32_CUBLAS_OVERRIDE:-unset}"
@@ -62,7 +63,8 @@ if [ $(( $(date +%s) - t0 )) -lt 340 ]; then  # + its 120 s timeout: done before
   timeout 120 node --import tsx scripts/bench/gpu-train.ts --batch 256 --steps 10
 fi
 if [ $(( $(date +%s) - t0 )) -lt 400 ]; then
-  stamp "inference on CUDA, bf16, base"
-  timeout 75 node --import tsx scripts/bench/infer.ts --device cuda --bf16 --models base --batches 1,32,256 --seconds 2 --quiet-wait 0
+  if [ "$gpu" = 1 ]; then infer=(--device cuda --bf16 --models base --batches 1,32,256); else infer=(--models mini --batches 1,8); fi
+  stamp "inference ${infer[*]}"
+  timeout 75 node --import tsx scripts/bench/infer.ts "${infer[@]}" --seconds 2 --quiet-wait 0
 fi
 stamp "done"
