@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
+import { inspect, promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import tokenizers from 'tokenizers';
 import { Tokenizer, trainWordPiece, type EncodeOptions, type Encoding } from '../lib/tokenizer.js';
@@ -380,6 +380,9 @@ test('an Encoding acts as a plain object: spread, JSON, structuredClone and assi
   const [a, b] = await tok.encodeBatch(['hello world 😀', ['a pair', 'of texts']], { padding: 'longest' });
   const keys = ['inputIds', 'tokenTypeIds', 'attentionMask', 'specialTokensMask', 'offsets', 'wordIds', 'sequenceIds', 'tokens'];
   t.deepEqual(Object.keys(a), keys);
+  const printed = inspect((await tok.encodeBatch(['hello']))[0]);
+  t.regex(printed, /tokens: \[/);
+  t.notRegex(printed, /Getter/);
   const spread = { ...b };
   const cloned = structuredClone(b);
   const json = JSON.parse(JSON.stringify(b));

@@ -4,6 +4,7 @@
 // Python one: pair truncation lengths and decode's space clean-up.
 // Pure functions over plain values; no state.
 
+import { inspect, type InspectOptions } from 'node:util';
 import type tokenizers from 'tokenizers';
 import { codePointToUtf16 } from './offsets.js';
 import { rangeError } from '../validate.js';
@@ -80,6 +81,8 @@ export function toEncoding(encoding: BackendEncoding, layout: Layout, text: stri
   lazy(out, 'wordIds', () => encoding.getWordIds().map((w) => (w === undefined ? null : w)));
   lazy(out, 'sequenceIds', seqIds);
   lazy(out, 'tokens', () => encoding.getTokens());
+  // console.log would print [Getter/Setter] for the fields not read yet.
+  Object.defineProperty(out, inspect.custom, { value: (_depth: number, options: InspectOptions) => inspect({ ...out }, options) });
   return out;
 }
 
