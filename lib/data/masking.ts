@@ -179,10 +179,13 @@ function eligible(id: number, vocab: MaskingVocab): boolean {
   return !(id >= 0 && id < vocab.special.length && vocab.special[id] === 1);
 }
 
-// Each eligible token is a target with the given probability (a Bernoulli draw, as HF),
-// and at least one is (BERT's create_pretraining_data.py: max(1, ...)): a
-// sequence, and so a batch, with no target has a NaN loss, which stops training.
-// The extra draw happens only then, so every other sequence is masked as before.
+// Each eligible token is a target with the given probability (a Bernoulli draw, as
+// HF's DataCollatorForLanguageModeling), and at least one is, as in BERT's
+// create_pretraining_data.py and HF's whole-word collator (max(1, ...)): a batch
+// with no target has a NaN loss, which stops training. The extra draw happens
+// only when the Bernoulli draws chose nothing, so it changes short sequences
+// alone: n eligible tokens get 0.15 n + 0.85^n targets on average (n = 8: 1.47
+// instead of 1.2; n = 30: 4.51 instead of 4.5).
 function tokenTargets(ids: Int32Array, vocab: MaskingVocab, probability: number, rng: Rng): Uint8Array {
   const targets = new Uint8Array(ids.length);
   let any = false;
