@@ -56,6 +56,10 @@ stamp "tests exit ${PIPESTATUS[0]}"
 [ -n "${SKIP_BENCH:-}" ] && { stamp "benchmarks skipped (SKIP_BENCH)"; exit 0; }
 stamp "benchmarks"
 timeout 240 node --import tsx scripts/bench/gpu-train.ts --batch "${BENCH_BATCH:-64}" --steps "${BENCH_STEPS:-30}" --profile
+# Host time per step on this machine: BERT-base's depth with almost no math,
+# eager and from a CUDA graph, both sides (is the step above host-bound?).
+stamp "host overhead per step (thin model)"
+timeout 60 node --import tsx scripts/bench/gpu-train.ts --model thin --batch 2 --seq 16 --steps 50 --tasks seqcls
 # How MFU moves with batch (host overhead per step is fixed; at 4x the batch it
 # weighs 4x less): only while the 8-minute budget allows.
 if [ $(( $(date +%s) - t0 )) -lt 340 ]; then  # + its 120 s timeout: done before 8 minutes

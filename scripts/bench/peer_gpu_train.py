@@ -8,6 +8,7 @@ PRESETS = {
     'mini': dict(num_hidden_layers=4, hidden_size=256, num_attention_heads=4, intermediate_size=1024),
     'small': dict(num_hidden_layers=4, hidden_size=512, num_attention_heads=8, intermediate_size=2048),
     'base': dict(num_hidden_layers=12, hidden_size=768, num_attention_heads=12, intermediate_size=3072),
+    'thin': dict(num_hidden_layers=12, hidden_size=48, num_attention_heads=12, intermediate_size=192),
 }
 p = argparse.ArgumentParser()
 for k, d in [('task', 'seqcls'), ('model', 'base'), ('dtype', 'bfloat16')]:
