@@ -237,15 +237,14 @@ StepResult BertRunner::ApplyStep(const torch::Tensor& loss, double max_grad_norm
     dist::AllReduceSumAsync(*group_, bad)();
     bad = bad.gt(0).to(torch::kFloat);  // found_inf must be exactly 1 to gate the kernel
   }
-  auto l = loss.defined() ? loss.detach().to(torch::kFloat).reshape({}) : torch::zeros({}, norm.options().dtype(torch::kFloat));
-  auto values = [&] { return torch::stack({l, norm.to(torch::kFloat).reshape({}), bad.reshape({})}).cpu(); };
   StepResult r;
   bool fused = optimizer_->Fuses() && device_.is_cuda();
   // CUDA: the whole step is queued before the host reads anything; a flagged
   // step is gated on the device (found_inf), and loss, norm and flag come back
   // in one copy at the end. Elsewhere the host decides first.
   if (fused) r.lr = optimizer_->Step(bad);
-  auto host = values();
+  auto l = loss.defined() ? loss.detach().to(torch::kFloat).reshape({}) : torch::zeros({}, norm.options().dtype(torch::kFloat));
+  auto host = torch::stack({l, norm.to(torch::kFloat).reshape({}), bad.reshape({})}).cpu();
   r.loss = host[0].item<double>();
   r.grad_norm = host[1].item<double>();
   bool skip = host[2].item<double>() != 0.0;
