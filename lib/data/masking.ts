@@ -196,10 +196,21 @@ function tokenTargets(ids: Int32Array, vocab: MaskingVocab, probability: number,
     }
   }
   if (!any && probability > 0) {
-    const candidates = [...ids.keys()].filter((t) => eligible(ids[t], vocab));
-    if (candidates.length > 0) targets[candidates[rng.int(candidates.length)]] = 1;
+    const t = drawEligible(ids.length, (i) => eligible(ids[i], vocab), (n) => rng.int(n));
+    if (t >= 0) targets[t] = 1;
   }
   return targets;
+}
+
+/**
+ * @internal One of the positions in [0, length) that `eligible` accepts,
+ * uniformly (`draw(n)` gives an integer in [0, n)), or -1 when there is none:
+ * the at-least-one-target rule of both maskers (this file's and MlmSource's).
+ */
+export function drawEligible(length: number, eligible: (i: number) => boolean, draw: (n: number) => number): number {
+  const candidates: number[] = [];
+  for (let i = 0; i < length; i++) if (eligible(i)) candidates.push(i);
+  return candidates.length > 0 ? candidates[draw(candidates.length)] : -1;
 }
 
 // HF DataCollatorForWholeWordMask._whole_word_mask: words (a start and its

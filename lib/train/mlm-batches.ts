@@ -6,6 +6,7 @@
  * batch index), so a resumed run sees the same masks. A stand-in until
  * lib/data's shards + DataLoader land; plain typed arrays, no native code.
  */
+import { drawEligible } from '../data/masking.js';
 import { invalidRange, invalidType } from '../errors.js';
 import { ArraySource } from './array-source.js';
 import { mixSeed, mulberry32 } from './rng.js';
@@ -54,8 +55,8 @@ export function maskTokens(ids: BigInt64Array, special: Uint8Array, rand: () => 
     chosen++;
   }
   if (chosen === 0 && o.mlmProbability > 0) {
-    const candidates = [...special.keys()].filter((i) => !special[i]);
-    if (candidates.length > 0) choose(candidates[Math.floor(rand() * candidates.length)]);
+    const i = drawEligible(ids.length, (k) => !special[k], (n) => Math.floor(rand() * n));
+    if (i >= 0) choose(i);
   }
   return labels;
 }
