@@ -36,11 +36,11 @@ import {
   writeAtomic,
   type ConfigToWrite,
 } from './tokenizer/hf-files.js';
-import { cleanUpTokenization, toEncoding, truncatedLengths, type Encoding } from './tokenizer/encoding.js';
+import { cleanUpTokenization, encodedText, toEncoding, truncatedLengths, type Encoding, type Source } from './tokenizer/encoding.js';
+import { backendSettings, encodePlan, padTarget, type EncodeOptions, type EncodePlan, type Side } from './tokenizer/plan.js';
 import { trainVocab } from './tokenizer/train.js';
 import {
   optionalBoolean,
-  optionalChoice,
   optionalInteger,
   optionsObject,
   rangeError,
@@ -51,44 +51,11 @@ import {
 
 export type { NormalizerFlags, SpecialTokens } from './tokenizer/bert-json.js';
 export type { Encoding } from './tokenizer/encoding.js';
+export type { EncodeOptions } from './tokenizer/plan.js';
 export { BERT_SPECIAL_TOKENS } from './tokenizer/bert-json.js';
 
 type Backend = InstanceType<typeof tokenizers.Tokenizer>;
 type BackendEncoding = Awaited<ReturnType<Backend['encode']>>;
-
-interface EncodePlan {
-  truncation: 'longest_first' | 'only_second' | false;
-  maxLength: number;
-  addSpecialTokens: boolean;
-  padTo: number | undefined;
-  padLongest: boolean;
-}
-
-/** Options of {@link Tokenizer.encode} and {@link Tokenizer.encodeBatch}, after transformers' `__call__`. */
-export interface EncodeOptions {
-  /**
-   * Length to truncate to and, with `padding: 'max_length'`, to pad to, special tokens included.
-   * @default the tokenizer's `modelMaxLength` (only used when truncating or padding to max_length)
-   */
-  maxLength?: number;
-  /**
-   * `'longest_first'` (or `true`) removes tokens from the longer sequence first;
-   * `'only_second'` only from the pair's second text; `false` never truncates.
-   * @default false
-   */
-  truncation?: 'longest_first' | 'only_second' | boolean;
-  /**
-   * `'max_length'` pads to `maxLength`; `'longest'` (or `true`) pads a batch to its longest
-   * encoding (a single encode is not padded); `false` never pads. Padding is on the right.
-   * @default false
-   */
-  padding?: 'max_length' | 'longest' | boolean;
-  /**
-   * Add `[CLS]` and `[SEP]`.
-   * @default true
-   */
-  addSpecialTokens?: boolean;
-}
 
 /** Options of {@link Tokenizer.decode}. */
 export interface DecodeOptions {
@@ -186,6 +153,9 @@ interface TokenizerInit {
   modelMaxLength: number;
   source: string;
   cleanUpTokenizationSpaces?: boolean;
+  paddingSide?: Side;
+  truncationSide?: Side;
+  maxSeqLength?: number;
 }
 
 /**
@@ -209,6 +179,18 @@ export class Tokenizer {
   readonly modelMaxLength: number;
   /** Whether decode cleans up spaces (HF `clean_up_tokenization_spaces`, true for BERT). */
   readonly cleanUpTokenizationSpaces: boolean;
+  /** Where padding goes (HF `padding_side`: tokenizer_config.json, else tokenizer.json's padding direction). */
+  readonly paddingSide: Side;
+  /** Which end truncation cuts (HF `truncation_side`). */
+  readonly truncationSide: Side;
+  /** Token type id of padding (HF `pad_token_type_id`). */
+  readonly padTypeId: number;
+  /**
+   * sentence-transformers' `max_seq_length` (sentence_bert_config.json) when the folder
+   * has one: the length its embeddings are computed at. transformers itself ignores it,
+   * so encode() does too.
+   */
+  readonly maxSeqLength: number | undefined;
 
   readonly #jsonText: string;
   readonly #backend: Backend;
@@ -221,9 +203,12 @@ export class Tokenizer {
     if (init?.json?.model?.type !== 'WordPiece') {
       throw typeError('a WordPiece tokenizer', init?.source ?? 'tokenizer', init?.json?.model?.type ?? init);
     }
+    // The file as given is what save() writes back; the backend runs without
+    // its padding and truncation, which every call decides for itself.
     this.#jsonText = JSON.stringify(init.json);
+    const { backendJson, defaults } = backendSettings(init.json, init);
     try {
-      this.#backend = tokenizers.Tokenizer.fromString(this.#jsonText);
+      this.#backend = tokenizers.Tokenizer.fromString(JSON.stringify(backendJson));
     } catch (error) {
       throw new TypeError(`Expected a valid tokenizer.json for ${init.source} but received one that failed to load: ${(error as Error).message}`);
     }
@@ -245,6 +230,10 @@ export class Tokenizer {
     this.normalizer = Object.freeze(normalizerFlags(init.json));
     this.modelMaxLength = init.modelMaxLength;
     this.cleanUpTokenizationSpaces = init.cleanUpTokenizationSpaces ?? true;
+    this.paddingSide = defaults.paddingSide;
+    this.truncationSide = defaults.truncationSide;
+    this.padTypeId = defaults.padTypeId;
+    this.maxSeqLength = init.maxSeqLength;
   }
 
   /**
@@ -316,6 +305,9 @@ export class Tokenizer {
         modelMaxLength,
         source: jsonPath,
         cleanUpTokenizationSpaces: config.cleanUpTokenizationSpaces,
+        paddingSide: config.paddingSide,
+        truncationSide: config.truncationSide,
+        maxSeqLength: config.maxSeqLength,
       });
     }
     const vocabPath = join(dir, 'vocab.txt');
@@ -328,6 +320,9 @@ export class Tokenizer {
       modelMaxLength,
       source: vocabPath,
       cleanUpTokenizationSpaces: config.cleanUpTokenizationSpaces,
+      paddingSide: config.paddingSide,
+      truncationSide: config.truncationSide,
+      maxSeqLength: config.maxSeqLength,
     });
   }
 
@@ -362,41 +357,59 @@ export class Tokenizer {
   }
 
   /**
-   * Encodes a text, or a pair of texts, into model inputs.
-   * @throws {TypeError} for a non-string text or bad options.
+   * Encodes a text, or a pair of texts, into model inputs. With
+   * `isSplitIntoWords`, a text is an array of words.
+   * @throws {TypeError} for a non-string text (or non-array of strings with `isSplitIntoWords`) or bad options.
    * @throws {RangeError} for a `maxLength` the truncation cannot reach: shorter than the
    *   special tokens, or `'only_second'` with no pair or a pair too short to cut.
    * @example
    * const enc = await tok.encode('Is it?', 'It is.', { maxLength: 8, truncation: 'only_second', padding: 'max_length' });
+   * const words = await tok.encode(['Ada', 'Lovelace'], { isSplitIntoWords: true }); // words.wordIds: [null, 0, 1, null]
    */
-  encode(text: string, pair?: string | null, options?: EncodeOptions): Promise<Encoding>;
-  encode(text: string, options?: EncodeOptions): Promise<Encoding>;
-  async encode(text: string, pairOrOptions?: string | null | EncodeOptions, maybeOptions?: EncodeOptions): Promise<Encoding> {
-    const [pair, options] =
-      pairOrOptions !== null && typeof pairOrOptions === 'object' ? [undefined, pairOrOptions] : [pairOrOptions, maybeOptions];
-    checkText(text, 'text');
-    if (pair !== undefined && pair !== null) checkText(pair, 'pair');
-    const [encoding] = await this.#encode([[text, pair ?? undefined]], this.#plan(options));
+  encode(text: Source, pair?: Source | null, options?: EncodeOptions): Promise<Encoding>;
+  encode(text: Source, options?: EncodeOptions): Promise<Encoding>;
+  async encode(text: Source, pairOrOptions?: Source | null | EncodeOptions, maybeOptions?: EncodeOptions): Promise<Encoding> {
+    const pairGiven = pairOrOptions === null || typeof pairOrOptions === 'string' || Array.isArray(pairOrOptions);
+    const [pair, options] = pairGiven ? [pairOrOptions as Source | null, maybeOptions] : [undefined, pairOrOptions as EncodeOptions | undefined];
+    const plan = encodePlan(options, this.modelMaxLength, false);
+    checkSource(text, 'text', plan.words);
+    if (pair !== undefined && pair !== null) checkSource(pair, 'pair', plan.words);
+    const [encoding] = await this.#encode([[text, pair ?? undefined]], plan);
     return encoding;
   }
 
   /**
    * Encodes many texts (or `[text, pair]` tuples) at once; with `padding: 'longest'`
-   * all come out as long as the longest.
+   * all come out as long as the longest. With `isSplitIntoWords`, each input is an
+   * array of words, or a `[words, words]` pair.
    * @throws {TypeError} for a non-array input or bad options.
    * @example
    * const batch = await tok.encodeBatch(['a b', ['c', 'd']], { padding: 'longest' });
    */
-  async encodeBatch(inputs: ReadonlyArray<string | readonly [string, string]>, options?: EncodeOptions): Promise<Encoding[]> {
+  async encodeBatch(
+    inputs: ReadonlyArray<string | readonly [string, string] | readonly string[] | readonly [readonly string[], readonly string[]]>,
+    options?: EncodeOptions,
+  ): Promise<Encoding[]> {
     if (!Array.isArray(inputs)) throw typeError('an array of texts or [text, pair] tuples', 'inputs', inputs);
-    inputs.forEach((input, i) => {
-      if (typeof input === 'string') return;
+    const plan = encodePlan(options, this.modelMaxLength, true);
+    const items = inputs.map((input, i): [Source, Source | undefined] => {
+      if (plan.words) {
+        // A pair of word lists is two arrays; a word list is an array of strings.
+        if (Array.isArray(input) && input.length === 2 && Array.isArray(input[0])) {
+          checkSource(input[0], `inputs[${i}][0]`, true);
+          checkSource(input[1], `inputs[${i}][1]`, true);
+          return [input[0] as readonly string[], input[1] as readonly string[]];
+        }
+        checkSource(input, `inputs[${i}]`, true);
+        return [input as readonly string[], undefined];
+      }
+      if (typeof input === 'string') return [input, undefined];
       if (!Array.isArray(input) || input.length !== 2) throw typeError('a text or a [text, pair] tuple', `inputs[${i}]`, input);
       checkText(input[0], `inputs[${i}][0]`);
       checkText(input[1], `inputs[${i}][1]`);
+      return [input[0] as string, input[1] as string];
     });
-    const items = inputs.map((input): [string, string | undefined] => (typeof input === 'string' ? [input, undefined] : [input[0], input[1]]));
-    return this.#encode(items, this.#plan(options, true));
+    return this.#encode(items, plan);
   }
 
   /**
@@ -465,32 +478,14 @@ export class Tokenizer {
     await writeAtomic(join(dir, 'special_tokens_map.json'), JSON.stringify(specialTokensMapJson(config), null, 2) + '\n');
   }
 
-  #plan(options: EncodeOptions | undefined, batch = false): EncodePlan {
-    const opts = optionsObject(options, 'options');
-    const truncation = optionalChoice(opts.truncation, 'truncation', ['longest_first', 'only_second', true, false] as const, false);
-    const padding = optionalChoice(opts.padding, 'padding', ['max_length', 'longest', true, false] as const, false);
-    const addSpecialTokens = optionalBoolean(opts.addSpecialTokens, 'addSpecialTokens', true);
-    const fallback = this.modelMaxLength === Infinity ? undefined : this.modelMaxLength;
-    const maxLength = opts.maxLength === undefined ? fallback : optionalInteger(opts.maxLength, 'maxLength', 0, 1, 2 ** 31 - 1);
-    if (padding === 'max_length' && maxLength === undefined) {
-      throw rangeError("a maxLength (the tokenizer's modelMaxLength is unlimited) with padding 'max_length'", 'maxLength', opts.maxLength);
-    }
-    return {
-      // Like transformers, truncation without any length limit does nothing.
-      truncation: truncation === false || maxLength === undefined ? false : truncation === true ? 'longest_first' : truncation,
-      maxLength: maxLength ?? Infinity,
-      addSpecialTokens,
-      padTo: padding === 'max_length' ? maxLength : undefined,
-      padLongest: batch && (padding === 'longest' || padding === true),
-    };
-  }
-
-  // Each text is encoded alone without special tokens, truncated here (see
-  // truncatedLengths), then joined with [CLS]/[SEP] by the package's
-  // post-processor: what TokenizerImpl.encode does, minus its truncation.
-  async #encode(items: Array<[string, string | undefined]>, plan: EncodePlan): Promise<Encoding[]> {
-    const texts = items.flatMap(([text, pair]) => (pair === undefined ? [text] : [text, pair]));
-    const pieces = await this.#backend.encodeBatch(texts, { addSpecialTokens: false });
+  // Each input is encoded alone without special tokens, truncated here (see
+  // truncatedLengths), joined with [CLS]/[SEP] by the post-processor of
+  // tokenizer.json, then padded: what transformers' fast tokenizer does in
+  // one Rust call, done in steps because the npm binding's build splits a
+  // pair differently when truncating.
+  async #encode(items: Array<[Source, Source | undefined]>, plan: EncodePlan): Promise<Encoding[]> {
+    const inputs = items.flatMap(([text, pair]) => (pair === undefined ? [text] : [text, pair])).map(encodedText);
+    const pieces = await this.#backend.encodeBatch(inputs, { addSpecialTokens: false });
     let next = 0;
     const joined = items.map(([, pair]) => {
       const first = pieces[next++];
@@ -501,27 +496,24 @@ export class Tokenizer {
           throw rangeError(`a maxLength of at least ${added} (the special tokens)`, 'maxLength', plan.maxLength);
         }
         const [n1, n2] = truncatedLengths(first.getLength(), second?.getLength(), plan.maxLength - added, plan.truncation);
-        first.truncate(n1, 0, 'right');
-        second?.truncate(n2, 0, 'right');
+        first.truncate(n1, 0, this.truncationSide);
+        second?.truncate(n2, 0, this.truncationSide);
       }
-      const layout = { first: first.getLength(), second: second?.getLength(), special: plan.addSpecialTokens };
+      const layout = { first: first.getLength(), second: second?.getLength() };
       return { encoding: this.#backend.postProcess(first, second, plan.addSpecialTokens), layout };
     });
-    const target = plan.padLongest ? joined.reduce((most, j) => Math.max(most, j.encoding.getLength()), 0) : plan.padTo;
+    const target = padTarget(plan, joined.map((j) => j.encoding.getLength()));
     // The tokenizers package pads in Rust, which aborts the process when an
     // allocation fails: refuse a padding that cannot fit in memory first.
-    if (plan.padTo !== undefined && plan.padTo * items.length * PADDED_TOKEN_BYTES > usableMemory()) {
-      throw rangeError(`a maxLength whose padding of ${items.length} text(s) fits in the ${(usableMemory() / 1e9).toFixed(1)} GB of memory this process may use`, 'maxLength', plan.padTo);
+    if (target !== undefined && target * items.length * PADDED_TOKEN_BYTES > usableMemory()) {
+      throw rangeError(`a maxLength whose padding of ${items.length} text(s) fits in the ${(usableMemory() / 1e9).toFixed(1)} GB of memory this process may use`, 'maxLength', target);
     }
     return joined.map(({ encoding, layout }, i) => {
-      if (target !== undefined) this.#pad(encoding, target);
-      return toEncoding(encoding, layout, items[i][0], items[i][1]);
+      if (target !== undefined && encoding.getLength() < target) {
+        encoding.pad(target, { padId: this.specialTokenIds.pad, padTypeId: this.padTypeId, padToken: this.specialTokens.pad, direction: this.paddingSide });
+      }
+      return toEncoding(encoding, layout, items[i]);
     });
-  }
-
-  #pad(encoding: BackendEncoding, length: number): void {
-    if (encoding.getLength() >= length) return;
-    encoding.pad(length, { padId: this.specialTokenIds.pad, padTypeId: 0, padToken: this.specialTokens.pad, direction: 'right' });
   }
 }
 
@@ -578,6 +570,13 @@ export async function trainWordPiece(options: TrainWordPieceOptions): Promise<To
 
 function checkText(value: unknown, name: string): void {
   if (typeof value !== 'string') throw typeError('a string', name, value);
+}
+
+function checkSource(value: unknown, name: string, words: boolean): void {
+  if (!words) return checkText(value, name);
+  if (!Array.isArray(value) || value.some((w) => typeof w !== 'string')) {
+    throw typeError('an array of words (strings) with isSplitIntoWords', name, value);
+  }
 }
 
 function checkIds(ids: ArrayLike<number>, name: string): number[] {

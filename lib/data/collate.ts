@@ -1,15 +1,17 @@
 // Collators: a list of examples in, one padded Batch out, in the row-major
 // BigInt64 layout the model takes (lib/models/bert.ts). Text is tokenized
-// here, per batch (HF's dynamic padding: pad to the batch's longest, or up
-// to a multiple of 8 for tensor cores), with truncation to maxLength.
+// here, per batch, by the tokenizer's own padding and truncation: the same
+// call transformers' DataCollatorWithPadding makes (pad to the batch's
+// longest, or up to a multiple of 8 for tensor cores), so the ids, token
+// types and attention mask (0 on padding) are transformers' to the token.
 // - classification: (B, T) inputs; labels (B) class ids, (B, L) multi-hot or (B) values
-// - token classification: word labels aligned to word pieces: a word's first
-//   piece gets its label, the rest -100 (or all, with labelAllSubwords)
+// - token classification: pre-split words (transformers' is_split_into_words);
+//   a word's first piece gets its label, the rest -100 (or all, with
+//   labelAllSubwords), as run_ner's tokenize_and_align_labels
 // - masked LM: stacks masked examples; can mask itself given a seed
 // Pure TypeScript over typed arrays; tokenization runs on the libuv pool.
 
-import type { Tokenizer } from '../tokenizer.js';
-import { upperBound } from './search.js';
+import type { Encoding, Tokenizer } from '../tokenizer.js';
 import type { ClassificationExample, MlmExample, ProblemType, TokenClassificationExample } from './datasets.js';
 import { IGNORE_INDEX, maskTokens, type MaskingOptions, type MaskingVocab } from './masking.js';
 import { optionalBoolean, optionalChoice, optionalInteger, optionsObject, typeError } from '../validate.js';
@@ -57,7 +59,7 @@ export interface PaddingOptions {
   padToMultipleOf?: number;
 }
 
-type EncodingTokenizer = Pick<Tokenizer, 'encodeBatch' | 'specialTokenIds' | 'modelMaxLength'>;
+type EncodingTokenizer = Pick<Tokenizer, 'encodeBatch' | 'modelMaxLength'>;
 
 interface Padding {
   maxLength: number;
@@ -74,9 +76,36 @@ function paddingOf(opts: PaddingOptions, tokenizer: EncodingTokenizer | undefine
   };
 }
 
-function paddedLength(longest: number, pad: Padding): number {
-  const length = pad.padding === 'max_length' ? Math.max(pad.maxLength, longest) : longest;
-  return Math.ceil(length / pad.multiple) * pad.multiple;
+// The tokenizer call of a collator: truncate to maxLength, pad as asked.
+function encodeOptions(pad: Padding) {
+  return { truncation: true, maxLength: pad.maxLength, padding: pad.padding, padToMultipleOf: pad.multiple } as const;
+}
+
+/**
+ * @internal Padded encodings (all one length, from one encodeBatch call with
+ * padding) as one (B, T) batch; `tokenLabels` gives a row's token labels.
+ */
+export function encodingsToBatch(encodings: readonly Encoding[], tokenLabels?: (encoding: Encoding, b: number) => ArrayLike<number>): Batch {
+  const B = encodings.length;
+  const T = encodings[0]?.inputIds.length ?? 0;
+  const inputIds = new BigInt64Array(B * T);
+  const attentionMask = new BigInt64Array(B * T);
+  const tokenTypeIds = new BigInt64Array(B * T);
+  const labels = tokenLabels ? new BigInt64Array(B * T) : undefined;
+  encodings.forEach((e, b) => {
+    if (e.inputIds.length !== T) throw new RangeError(`Expected encodings padded to one length but received ${e.inputIds.length} and ${T}`);
+    const { attentionMask: mask, tokenTypeIds: types } = e;
+    const rowLabels = tokenLabels?.(e, b);
+    for (let t = 0; t < T; t++) {
+      inputIds[b * T + t] = BigInt(e.inputIds[t]);
+      attentionMask[b * T + t] = BigInt(mask[t]);
+      tokenTypeIds[b * T + t] = BigInt(types[t]);
+      if (labels) labels[b * T + t] = BigInt(rowLabels![t]);
+    }
+  });
+  const batch: Batch = { inputIds, attentionMask, tokenTypeIds, shape: [B, T] };
+  if (labels) batch.labels = labels;
+  return batch;
 }
 
 interface Row {
@@ -140,14 +169,7 @@ export function classificationCollator(tokenizer: EncodingTokenizer, options?: C
   );
   return async (examples) => {
     const inputs = examples.map((e): string | [string, string] => (e.pair === undefined ? e.text : [e.text, e.pair]));
-    const encodings = await tokenizer.encodeBatch(inputs, { truncation: true, maxLength: pad.maxLength });
-    const length = paddedLength(Math.max(0, ...encodings.map((e) => e.inputIds.length)), pad);
-    const batch = stack(
-      encodings.map((e) => ({ ids: e.inputIds, types: e.tokenTypeIds })),
-      length,
-      tokenizer.specialTokenIds.pad,
-      false,
-    );
+    const batch = encodingsToBatch(await tokenizer.encodeBatch(inputs, encodeOptions(pad)));
     batch.labels = classificationLabels(examples, problemType);
     return batch;
   };
@@ -190,9 +212,10 @@ export interface TokenClassificationCollatorOptions extends PaddingOptions {
 }
 
 /**
- * A collator for token classification: joins each sentence's words with
- * spaces, tokenizes, and aligns word labels to word pieces by character
- * offsets (so a word the tokenizer splits further, like "U.S.", is still one word).
+ * A collator for token classification: tokenizes each sentence's words as
+ * pre-split words (transformers' `is_split_into_words`) and aligns word labels
+ * to word pieces by word id, as transformers' run_ner does; special tokens,
+ * padding and the later pieces of a word get -100 (unless `labelAllSubwords`).
  * @example
  * const collate = tokenClassificationCollator(tokenizer, { labels: train.labels, labelAllSubwords: train.labelAllSubwords });
  */
@@ -204,29 +227,9 @@ export function tokenClassificationCollator(tokenizer: EncodingTokenizer, option
   if (opts.labels !== undefined && !Array.isArray(opts.labels)) throw typeError('an array of label names', 'labels', opts.labels);
   const inside = insideLabels(opts.labels);
   return async (examples) => {
-    const starts = examples.map((e) => wordStarts(e.words));
-    const encodings = await tokenizer.encodeBatch(
-      examples.map((e) => e.words.join(' ')),
-      { truncation: true, maxLength: pad.maxLength },
-    );
-    const rows = encodings.map((encoding, b) => ({
-      ids: encoding.inputIds,
-      types: encoding.tokenTypeIds,
-      labels: alignLabels(encoding.offsets, encoding.sequenceIds, starts[b], examples[b].labels, labelAll, inside),
-    }));
-    return stack(rows, paddedLength(Math.max(0, ...rows.map((r) => r.ids.length)), pad), tokenizer.specialTokenIds.pad, true);
+    const encodings = await tokenizer.encodeBatch(examples.map((e) => e.words), { ...encodeOptions(pad), isSplitIntoWords: true });
+    return encodingsToBatch(encodings, (e, b) => alignLabels(e.wordIds, examples[b].labels, labelAll, inside));
   };
-}
-
-// Character offset of each word in words.join(' ').
-function wordStarts(words: readonly string[]): Int32Array {
-  const starts = new Int32Array(words.length);
-  let at = 0;
-  words.forEach((word, k) => {
-    starts[k] = at;
-    at += word.length + 1;
-  });
-  return starts;
 }
 
 // For each label id, the id its continuation pieces get (B-X to I-X when known).
@@ -240,26 +243,25 @@ function insideLabels(names: readonly string[] | undefined): (id: number) => num
 }
 
 /**
- * @internal Word labels to word-piece labels: the piece whose offset starts a
- * new word gets the word's label; later pieces of the word get -100, or the
- * (inside) label with `labelAll`; special tokens get -100.
+ * @internal Word labels to word-piece labels from word ids, as run_ner's
+ * tokenize_and_align_labels: the first piece of a word gets the word's label,
+ * later pieces -100 (or the inside label with `labelAll`), and positions
+ * with no word (special tokens, padding) -100.
  */
 export function alignLabels(
-  offsets: ReadonlyArray<readonly [number, number]>,
-  sequenceIds: ReadonlyArray<number | null>,
-  starts: Int32Array,
+  wordIds: ReadonlyArray<number | null>,
   wordLabels: ArrayLike<number>,
   labelAll: boolean,
   inside: (id: number) => number,
 ): Int32Array {
-  const labels = new Int32Array(offsets.length).fill(IGNORE_INDEX);
-  let previous = -1;
-  for (let t = 0; t < offsets.length; t++) {
-    if (sequenceIds[t] !== 0) continue;
-    const word = upperBound(starts, offsets[t][0]) - 1;  // the last word starting at or before the token
-    if (word < 0 || word >= wordLabels.length) continue;
-    if (word !== previous) labels[t] = wordLabels[word];
-    else if (labelAll) labels[t] = inside(wordLabels[word]);
+  const labels = new Int32Array(wordIds.length).fill(IGNORE_INDEX);
+  let previous: number | null = null;
+  for (let t = 0; t < wordIds.length; t++) {
+    const word = wordIds[t];
+    if (word !== null && word < wordLabels.length) {
+      if (word !== previous) labels[t] = wordLabels[word];
+      else if (labelAll) labels[t] = inside(wordLabels[word]);
+    }
     previous = word;
   }
   return labels;

@@ -9,6 +9,7 @@
  */
 import { PreTrainedBert, type Batch } from '../models/bert.js';
 import { numLabelsOf } from '../models/config.js';
+import { encodingsToBatch } from '../data/collate.js';
 import type { Device } from '../tensor.js';
 import { Tokenizer, type Encoding } from '../tokenizer.js';
 import { optionsObject, rangeError, typeError } from '../validate.js';
@@ -134,8 +135,8 @@ export class Predictor<P extends Prediction = Prediction> implements AsyncDispos
 
   // One forward pass over a batch of texts.
   async #run(texts: string[]): Promise<P[]> {
-    const encodings = await this.tokenizer.encodeBatch(texts, { truncation: true, maxLength: this.maxLength });
-    const batch = padBatch(encodings, this.tokenizer.specialTokenIds.pad);
+    const encodings = await this.tokenizer.encodeBatch(texts, { truncation: true, maxLength: this.maxLength, padding: 'longest' });
+    const batch = encodingsToBatch(encodings) as Batch & { shape: [number, number] };
     const out = await this.model.forward(batch);
     let logits: Float32Array;
     try {

@@ -7,6 +7,7 @@
 import { inspect, type InspectOptions } from 'node:util';
 import type tokenizers from 'tokenizers';
 import { codePointToUtf16 } from './offsets.js';
+import { upperBound } from '../data/search.js';
 import { rangeError } from '../validate.js';
 
 type BackendEncoding = Awaited<ReturnType<InstanceType<typeof tokenizers.Tokenizer>['encode']>>;
@@ -21,34 +22,93 @@ export interface Encoding {
   attentionMask: Int32Array;
   /** 1 on `[CLS]`, `[SEP]` and padding: positions masked-LM must never pick. */
   specialTokensMask: Int32Array;
-  /** `[start, end)` of each token in its own input string, in UTF-16 code units; `[0, 0]` on special tokens. */
+  /**
+   * `[start, end)` of each token in its own input string (or, for pre-split words, in its
+   * word), in UTF-16 code units; `[0, 0]` on special tokens and padding.
+   */
   offsets: Array<[number, number]>;
-  /** Index of the word each token belongs to (per sequence), `null` on special tokens. */
+  /** Index of the word each token belongs to (per sequence), `null` on special tokens and padding. */
   wordIds: Array<number | null>;
-  /** 0 or 1 for the sequence a token comes from, `null` on special tokens. */
+  /** 0 or 1 for the sequence a token comes from, `null` on special tokens and padding. */
   sequenceIds: Array<number | null>;
   /** The token strings. */
   tokens: string[];
 }
 
-/** @internal Where each text sits in a joined encoding: `[CLS] first [SEP] second [SEP]` or `first second`. */
+/** @internal How many tokens each input kept before the special tokens were added. */
 export interface Layout {
   first: number;
   second: number | undefined;
-  special: boolean;
 }
 
-// Sequence ids from the layout: the binding's getSequenceIds() loses the
-// first text's range when post-processing encodings made one by one.
-function sequenceIdsOf(layout: Layout, length: number): Array<number | null> {
-  const ids: Array<number | null> = new Array(length).fill(null);
-  const start = layout.special ? 1 : 0;
-  ids.fill(0, start, start + layout.first);
-  if (layout.second !== undefined) {
-    const secondStart = start + layout.first + (layout.special ? 1 : 0);
-    ids.fill(1, secondStart, secondStart + layout.second);
+/** @internal An input as given: a text, or with `isSplitIntoWords` its words. */
+export type Source = string | readonly string[];
+
+/**
+ * @internal What the backend encodes for an input: the text itself, or the
+ * words joined by single spaces. The npm binding takes no pre-tokenized input,
+ * and BERT's pre-tokenizer splits on whitespace whatever else it does, so the
+ * joined text gives each word the pieces it gets alone; `starts` (UTF-16) then
+ * recovers the word of each piece (test/hf-folders.test.ts checks this against
+ * transformers' `is_split_into_words` on 120 word lists of 4 folders).
+ */
+export function encodedText(source: Source): string {
+  return typeof source === 'string' ? source : source.join(' ');
+}
+
+function wordStarts(words: readonly string[]): Int32Array {
+  const starts = new Int32Array(words.length);
+  let at = 0;
+  words.forEach((word, k) => {
+    starts[k] = at;
+    at += word.length + 1;
+  });
+  return starts;
+}
+
+// Sequence ids as transformers' `sequence_ids()`: null on whatever the
+// post-processor added and on padding (the special-tokens mask), then 0 for the
+// first input's tokens and 1 for the second's, whatever the template's order.
+// (The binding's getSequenceIds() loses the first text's range when
+// post-processing encodings made one by one.)
+function sequenceIdsOf(layout: Layout, special: readonly number[]): Array<number | null> {
+  const ids: Array<number | null> = new Array(special.length).fill(null);
+  let seen = 0;
+  for (let t = 0; t < special.length; t++) {
+    if (special[t] === 1) continue;
+    ids[t] = seen < layout.first ? 0 : 1;
+    seen++;
   }
   return ids;
+}
+
+// Offsets in UTF-16 units of each token's own string (text, or word) and word
+// ids: the package's for a text, recovered from the offsets for words.
+function alignment(encoding: BackendEncoding, seqIds: Array<number | null>, sources: readonly [Source, Source | undefined]) {
+  const kinds = sources.map((source) => {
+    if (source === undefined) return undefined;
+    const text = encodedText(source);
+    return { map: codePointToUtf16(text), starts: typeof source === 'string' ? undefined : wordStarts(source) };
+  });
+  const packageWordIds = encoding.getWordIds();
+  const wordIds: Array<number | null> = [];
+  const offsets = encoding.getOffsets().map(([start, end], i): [number, number] => {
+    const seq = seqIds[i];
+    const kind = seq === null ? undefined : kinds[seq];
+    if (!kind) {
+      wordIds.push(null);
+      return [start, end];
+    }
+    const [s, e] = kind.map ? [kind.map(start), kind.map(end)] : [start, end];
+    if (!kind.starts) {
+      wordIds.push(packageWordIds[i] ?? null);
+      return [s, e];
+    }
+    const word = upperBound(kind.starts, s) - 1;
+    wordIds.push(word);
+    return [s - kind.starts[word], e - kind.starts[word]];
+  });
+  return { offsets, wordIds };
 }
 
 /**
@@ -59,26 +119,23 @@ function sequenceIdsOf(layout: Layout, length: number): Array<number | null> {
  * one thread: 528k tokens/s with every field copied, 730k now, against 768k
  * for the package's encodeBatch reading ids alone). Until its last lazy field
  * is read, an Encoding holds the package's encoding (about the size of the
- * arrays it would have become) and the input strings.
+ * arrays it would have become) and the inputs. Offsets are in UTF-16 units of
+ * the string a token comes from: the text, or with pre-split words the word
+ * (as transformers' `offset_mapping` with `is_split_into_words`).
  */
-export function toEncoding(encoding: BackendEncoding, layout: Layout, text: string, pair: string | undefined): Encoding {
+export function toEncoding(encoding: BackendEncoding, layout: Layout, sources: readonly [Source, Source | undefined]): Encoding {
   const out = { inputIds: Int32Array.from(encoding.getIds()) } as Encoding;
-  const length = out.inputIds.length;
+  let special: number[] | undefined;
   let sequenceIds: Array<number | null> | undefined;
-  const seqIds = () => (sequenceIds ??= sequenceIdsOf(layout, length));
+  let aligned: ReturnType<typeof alignment> | undefined;
+  const specialMask = () => (special ??= encoding.getSpecialTokensMask());
+  const seqIds = () => (sequenceIds ??= sequenceIdsOf(layout, specialMask()));
+  const align = () => (aligned ??= alignment(encoding, seqIds(), sources));
   lazy(out, 'tokenTypeIds', () => Int32Array.from(encoding.getTypeIds()));
   lazy(out, 'attentionMask', () => Int32Array.from(encoding.getAttentionMask()));
-  lazy(out, 'specialTokensMask', () => Int32Array.from(encoding.getSpecialTokensMask()));
-  lazy(out, 'offsets', () => {
-    const ids = seqIds();
-    const maps = [codePointToUtf16(text), pair === undefined ? undefined : codePointToUtf16(pair)];
-    return encoding.getOffsets().map(([start, end], i): [number, number] => {
-      const seq = ids[i];
-      const map = seq === null ? undefined : maps[seq];
-      return map ? [map(start), map(end)] : [start, end];
-    });
-  });
-  lazy(out, 'wordIds', () => encoding.getWordIds().map((w) => (w === undefined ? null : w)));
+  lazy(out, 'specialTokensMask', () => Int32Array.from(specialMask()));
+  lazy(out, 'offsets', () => align().offsets);
+  lazy(out, 'wordIds', () => align().wordIds);
   lazy(out, 'sequenceIds', seqIds);
   lazy(out, 'tokens', () => encoding.getTokens());
   // console.log would print [Getter/Setter] for the fields not read yet.

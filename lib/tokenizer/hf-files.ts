@@ -22,6 +22,11 @@ export interface TokenizerConfig {
   tokenizerClass: string | undefined;
   /** transformers' `clean_up_tokenization_spaces`; undefined when the config does not say. */
   cleanUpTokenizationSpaces: boolean | undefined;
+  /** `padding_side` / `truncation_side`; undefined when the config does not say. */
+  paddingSide: 'left' | 'right' | undefined;
+  truncationSide: 'left' | 'right' | undefined;
+  /** sentence-transformers' `max_seq_length` (sentence_bert_config.json), if the folder has one. */
+  maxSeqLength: number | undefined;
 }
 
 /** Above this, transformers' model_max_length means "unlimited" (it writes int(1e30)). */
@@ -62,7 +67,12 @@ async function readJsonIfExists(path: string): Promise<Record<string, unknown> |
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;
   }
-  const value = JSON.parse(text) as unknown;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new TypeError(`Expected JSON in ${path} but received text that fails to parse: ${(error as Error).message}`);
+  }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new TypeError(`Expected a JSON object in ${path} but received ${Array.isArray(value) ? 'an array' : String(value)}`);
   }
@@ -96,6 +106,8 @@ export async function readTokenizerConfig(dir: string): Promise<TokenizerConfig>
   }
   const extra = config.additional_special_tokens ?? map.additional_special_tokens;
   const additionalSpecialTokens = Array.isArray(extra) ? extra.map(tokenName).filter((t): t is string => t !== undefined) : [];
+  const sbert = (await readJsonIfExists(join(dir, 'sentence_bert_config.json'))) ?? {};
+  const side = (key: string) => (config[key] === 'left' || config[key] === 'right' ? (config[key] as 'left' | 'right') : undefined);
   const rawMax = config.model_max_length;
   const modelMaxLength =
     typeof rawMax === 'number' && rawMax > 0 ? (rawMax > UNLIMITED_LENGTH ? Infinity : Math.floor(rawMax)) : undefined;
@@ -111,6 +123,9 @@ export async function readTokenizerConfig(dir: string): Promise<TokenizerConfig>
     tokenizerClass: typeof config.tokenizer_class === 'string' ? config.tokenizer_class : undefined,
     cleanUpTokenizationSpaces:
       typeof config.clean_up_tokenization_spaces === 'boolean' ? config.clean_up_tokenization_spaces : undefined,
+    paddingSide: side('padding_side'),
+    truncationSide: side('truncation_side'),
+    maxSeqLength: Number.isInteger(sbert.max_seq_length) && (sbert.max_seq_length as number) > 0 ? (sbert.max_seq_length as number) : undefined,
   };
 }
 

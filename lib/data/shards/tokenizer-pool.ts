@@ -27,6 +27,9 @@ const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const tokenizers = require(workerData.tokenizersPath);
 const backend = tokenizers.Tokenizer.fromFile(workerData.tokenizerJson);
+// A saved tokenizer.json keeps the padding and truncation it came with; ids are written unpadded and whole.
+backend.disablePadding();
+backend.disableTruncation();
 parentPort.on('message', async ({ seq, texts }) => {
   try {
     const encodings = await backend.encodeBatch(texts, { addSpecialTokens: workerData.addSpecialTokens });
