@@ -215,10 +215,10 @@ const badInputs: Array<{ title: string; name: string; content: string | Buffer; 
     good: ['good one', 'good two'],
   },
   {
-    title: 'a missing CSV column',
+    title: 'a CSV row short of a field',
     name: 'a.csv',
     content: 'id,text\n1,good one\n2\n3,good two\n',
-    reason: 'missing_column',
+    reason: 'field_count',
     line: 3,
     good: ['good one', 'good two'],
   },

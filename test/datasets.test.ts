@@ -113,7 +113,13 @@ test('a fixed label list keeps its order, and a label outside it is an error nam
 // Each bad row: the file, the reason, the line reported, the good rows around it.
 const badRows: Array<{ title: string; name: string; content: string | Buffer; reason: DatasetBadRowReason; line: number; good: number; options?: ClassificationFileOptions }> = [
   { title: 'an unbalanced quote', name: 'a.csv', content: 'text,label\ngood,a\n"never closed,b\nfine,a\nalso,b\n', reason: 'unbalanced_quote', line: 3, good: 3 },
-  { title: 'a missing column', name: 'a.csv', content: 'text,label\ngood,a\nshort\nfine,b\n', reason: 'missing_column', line: 3, good: 2 },
+  { title: 'a row short of a field', name: 'a.csv', content: 'text,label\ngood,a\nshort\nfine,b\n', reason: 'field_count', line: 3, good: 2 },
+  { title: 'a row with a field too many', name: 'a.csv', content: 'text,label\ngood,a\nshort,b,c\nfine,b\n', reason: 'field_count', line: 3, good: 2 },
+  { title: 'a JSONL text that is a number', name: 'a.jsonl', content: '{"text":"a","label":"x"}\n{"text":42,"label":"x"}\n', reason: 'wrong_type', line: 2, good: 1 },
+  { title: 'a JSONL label that is an object', name: 'a.jsonl', content: '{"text":"a","label":{"y":1}}\n{"text":"b","label":"x"}\n', reason: 'wrong_type', line: 1, good: 1 },
+  { title: 'a NUL byte', name: 'a.tsv', content: 'text\tlabel\ngood\ta\nb\u0000d\tb\n', reason: 'nul_byte', line: 3, good: 1 },
+  { title: 'a hexadecimal regression label', name: 'a.csv', content: 'text,label\ngood,1.5\nbad,0x10\n', reason: 'invalid_label', line: 3, good: 1, options: { regression: true } },
+  { title: 'an empty name among several labels', name: 'a.csv', content: 'text,label\ngood,a|b\nbad,a||b\n', reason: 'invalid_label', line: 3, good: 1, options: { multiLabel: { delimiter: '|' } } },
   { title: 'a missing JSONL field', name: 'a.jsonl', content: '{"text":"a","label":"x"}\n{"label":"x"}\n{"text":"b","label":"y"}\n', reason: 'missing_field', line: 2, good: 2 },
   { title: 'malformed JSON', name: 'a.jsonl', content: '{"text":"a","label":"x"}\n{"text":\n', reason: 'malformed_json', line: 2, good: 1 },
   {
@@ -206,14 +212,13 @@ const conll = [
 
 test('CoNLL files give words and tags; IOB1 is converted to IOB2 and -DOCSTART- skipped', async (t) => {
   const path = await file('a.conll', conll);
-  const data = await TokenClassificationDataset.fromConll(path, { scheme: 'IOB1' });
+  const data = await TokenClassificationDataset.fromConll(path, { scheme: 'IOB1', tagColumn: 3 });
   t.is(data.length, 2);
   t.deepEqual(data.labels, ['B-LOC', 'B-PER', 'I-LOC', 'I-PER', 'O']);
   const first = data.get(0);
   t.deepEqual(first.words, ['John', 'Smith', 'lives', 'in', 'New', 'York', 'Paris']);
   t.deepEqual([...first.labels].map((id) => data.labels[id]), ['B-PER', 'I-PER', 'O', 'O', 'B-LOC', 'I-LOC', 'B-LOC']);
-  const asIs = await TokenClassificationDataset.fromConll(path);
-  t.deepEqual([...asIs.get(0).labels].map((id) => asIs.labels[id]), ['I-PER', 'I-PER', 'O', 'O', 'I-LOC', 'I-LOC', 'B-LOC']);
+  t.deepEqual((await TokenClassificationDataset.fromConll(path, { scheme: 'IOB1', tagColumn: -1 })).get(0), first);
   t.deepEqual(iob1ToIob2(['I-A', 'I-B', 'I-B', 'O', 'I-B', 'B-B', 'I-B']), ['B-A', 'B-B', 'I-B', 'O', 'B-B', 'B-B', 'I-B']);
 });
 

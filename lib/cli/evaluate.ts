@@ -1,13 +1,13 @@
-import { classificationCollator, DataLoader, TokenClassificationDataset, tokenClassificationCollator } from '../data/index.js';
+import { classificationCollator, DataLoader, tokenClassificationCollator } from '../data/index.js';
 import { classificationReport, formatClassificationReport, multilabelReport, nerReport, reportToDict, type ClassificationReport } from '../metrics/index.js';
 import { numLabelsOf, PreTrainedBert } from '../models/index.js';
 import { labelNames } from '../serve/postprocess.js';
 import { Tokenizer } from '../tokenizer.js';
 import { argmaxRows, Trainer } from '../train/index.js';
-import { classificationData } from './classification-data.js';
+import { classificationData, conllData } from './datasets.js';
 import { mustExist, toDevice, type Command, type Io } from './command.js';
 import { nerTags, regressionMetrics } from './metrics.js';
-import { b, CLS_DATA, COMMON, i, s, type Values } from './options.js';
+import { b, BAD_ROWS, CLS_DATA, CONLL, COMMON, i, s, type Values } from './options.js';
 
 export const evaluateCommand: Command = {
   summary: 'Prints the classification report of a model on labeled data (seqeval entity report for NER models).',
@@ -17,7 +17,8 @@ export const evaluateCommand: Command = {
     data: s('labeled file: CSV/TSV/JSONL, or CoNLL for a token classifier', { required: true }),
     ...CLS_DATA,
     'label-delimiter': s('separator of multi-label labels', { default: ',' }),
-    scheme: s('CoNLL tagging scheme', { default: 'IOB2', choices: ['IOB2', 'IOB1'] }),
+    ...CONLL,
+    ...BAD_ROWS,
     'batch-size': i('examples per batch', 64),
     'max-length': i('tokens per example', 128),
     digits: i('decimal places', 4),
@@ -42,14 +43,14 @@ async function evaluate(v: Values, io: Io): Promise<number> {
     let extra: Record<string, number> = {};
     let loss: number;
     if (model.architecture === 'BertForTokenClassification') {
-      const data = await TokenClassificationDataset.fromConll(v.data, { scheme: v.scheme, labels: names });
+      const data = await conllData(v.data, v, io, { labels: names });
       const collate = tokenClassificationCollator(tokenizer, { maxLength, labels: names });
       const p = await trainer.collect(new DataLoader(data, { batchSize: v.batchSize, collate }), { keepAllRows: true });
       const { yTrue, yPred } = nerTags(p.batches, data, names);
       report = nerReport(yTrue, yPred, { digits: v.digits, zeroDivision: 0 });
       loss = p.loss;
     } else if (model.architecture === 'BertForSequenceClassification') {
-      const data = await classificationData(v.data, v, { labels: names, problemType });
+      const data = await classificationData(v.data, v, io, { labels: names, problemType });
       const collate = classificationCollator(tokenizer, { maxLength, problemType: data.problemType });
       const p = await trainer.collect(new DataLoader(data, { batchSize: v.batchSize, collate }), { keepAllRows: true });
       loss = p.loss;

@@ -4,10 +4,10 @@ import {
 import { BertForSequenceClassification, BertForTokenClassification, PRESETS, type BertConfig } from '../models/index.js';
 import { Tokenizer, trainWordPiece } from '../tokenizer.js';
 import type { TrainerOptions } from '../train/index.js';
-import { classificationData } from './classification-data.js';
+import { classificationData, conllData } from './datasets.js';
 import { mustExist, say, toDevice, type Command, type Io } from './command.js';
 import { nerMetrics } from './metrics.js';
-import { b, CLS_DATA, COMMON, i, s, TRAINING, UsageError, type Values } from './options.js';
+import { b, BAD_ROWS, CLS_DATA, CONLL, COMMON, i, s, TRAINING, UsageError, type Values } from './options.js';
 import { finish, fit, makeTrainer, trainerOptions } from './training.js';
 
 export const finetuneCommand: Command = {
@@ -24,7 +24,8 @@ export const finetuneCommand: Command = {
     'multi-label': b('several labels per row (JSONL array or --label-delimiter separated)'),
     'label-delimiter': s('separator of multi-label labels', { default: ',' }),
     regression: b('the label is a number'),
-    scheme: s('CoNLL tagging scheme', { default: 'IOB2', choices: ['IOB2', 'IOB1'] }),
+    ...CONLL,
+    ...BAD_ROWS,
     'label-all-subwords': b('NER: label every word piece, not only the first'),
     preset: s('model size without --model', { default: 'mini', choices: Object.keys(PRESETS) }),
     'vocab-size': i('tokenizer vocabulary without --model', 8000),
@@ -50,18 +51,18 @@ async function finetune(v: Values, io: Io): Promise<number> {
   let collate;
   const fixed = v.labels?.length ? v.labels : undefined;
   if (ner) {
-    const trainSet = await TokenClassificationDataset.fromConll(v.train, { scheme: v.scheme, labels: fixed, labelAllSubwords: v.labelAllSubwords });
+    const trainSet = await conllData(v.train, v, io, { labels: fixed, labelAllSubwords: v.labelAllSubwords });
     labels = [...trainSet.labels];
-    evalSet = v.eval ? await TokenClassificationDataset.fromConll(v.eval, { scheme: v.scheme, labels }) : undefined;
+    evalSet = v.eval ? await conllData(v.eval, v, io, { labels }) : undefined;
     train = trainSet;
     const texts = () => Array.from({ length: trainSet.length }, (_, k) => trainSet.get(k).words.join(' '));
     tokenizer = v.model ? await Tokenizer.fromPretrained(v.model) : await trainWordPiece({ iterator: texts(), vocabSize: v.vocabSize, minFrequency: 1 });
     collate = tokenClassificationCollator(tokenizer, { maxLength: v.maxLength, labels, labelAllSubwords: v.labelAllSubwords });
   } else {
-    const trainSet = await classificationData(v.train, v, { labels: fixed });
+    const trainSet = await classificationData(v.train, v, io, { labels: fixed });
     labels = [...trainSet.labels];
     problemType = trainSet.problemType;
-    evalSet = v.eval ? await classificationData(v.eval, v, { labels, problemType }) : undefined;
+    evalSet = v.eval ? await classificationData(v.eval, v, io, { labels, problemType }) : undefined;
     train = trainSet;
     const texts = () => Array.from({ length: trainSet.length }, (_, k) => { const e = trainSet.get(k); return e.pair ? `${e.text} ${e.pair}` : e.text; });
     tokenizer = v.model ? await Tokenizer.fromPretrained(v.model) : await trainWordPiece({ iterator: texts(), vocabSize: v.vocabSize, minFrequency: 1 });

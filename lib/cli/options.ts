@@ -35,6 +35,18 @@ export const TRAINING: Opts = {
   resume: b('continue from the newest checkpoint in <out>/checkpoints'),
   'run-name': s('write <out>/runs/<name>/metrics.jsonl and report.html'),
 };
+/** How strictly labeled files are read (issue 22: never a silent change). */
+export const BAD_ROWS: Opts = {
+  'on-bad-row': s('a row with a wrong number of fields, a wrong type, an unknown label...: error (stop, naming file:line) or skip (count and list it)', {
+    default: 'error', choices: ['error', 'skip'],
+  }),
+};
+export const CONLL: Opts = {
+  scheme: s('CoNLL tagging scheme', { default: 'IOB2', choices: ['IOB2', 'IOB1'] }),
+  'tag-column': i('CoNLL: 0-based column of the tag, needed for files of more than two columns (3 for CoNLL-2003)'),
+  strict: b('CoNLL: a tag sequence that breaks --scheme is a bad row (the default)'),
+  'repair-tags': b('CoNLL: read a tag sequence that breaks --scheme as seqeval does (I-X after O as B-X), listing each repair'),
+};
 export const CLS_DATA: Opts = {
   'text-column': s('CSV/TSV column or JSONL field of the text', { default: 'text' }),
   'text-pair-column': s('column of a second text (sentence pairs)'),

@@ -4,7 +4,7 @@ import { BertForMaskedLM, PRESETS } from '../models/index.js';
 import { Tokenizer, trainWordPiece } from '../tokenizer.js';
 import { listCheckpoints } from '../train/index.js';
 import { mustExist, say, toDevice, type Command, type Io } from './command.js';
-import { b, COMMON, i, n, s, TRAINING, UsageError, type Values } from './options.js';
+import { b, BAD_ROWS, COMMON, i, n, s, TRAINING, UsageError, type Values } from './options.js';
 import { finish, fit, makeTrainer, trainerOptions } from './training.js';
 
 export const pretrainCommand: Command = {
@@ -24,6 +24,7 @@ export const pretrainCommand: Command = {
     validation: n('share of the corpus held out to evaluate', 0.01),
     field: s('JSONL field of the text', { default: 'text' }),
     column: s('CSV/TSV column of the text', { default: 'text' }),
+    ...BAD_ROWS,
     ...TRAINING,
     epochs: i('passes over the corpus', 1),
     'batch-size': i('blocks per step', 32),
@@ -38,7 +39,11 @@ async function pretrain(v: Values, io: Io): Promise<number> {
   const out: string = v.out;
   for (const [flag, dir] of [['--model', v.model], ['--tokenizer', v.tokenizer]]) await mustExist(dir, flag);
   const corpusDir = path.join(out, 'corpus');
-  const corpus = await prepareCorpus({ inputs: v.corpus, outDir: corpusDir, field: v.field, column: v.column, split: { validation: v.validation, test: 0 }, seed: String(v.seed) });
+  const corpus = await prepareCorpus({ inputs: v.corpus, outDir: corpusDir, field: v.field, column: v.column, split: { validation: v.validation, test: 0 }, seed: String(v.seed), onBadRow: v.onBadRow });
+  if (corpus.dropped.badRows > 0) {
+    say(io, v, `skipped ${corpus.dropped.badRows} bad rows (all listed up to 1,000 in ${path.join(corpusDir, 'summary.json')}):`);
+    for (const row of corpus.skippedRows.slice(0, 20)) say(io, v, `  ${row.file}:${row.line}: ${row.message} (${row.reason})`);
+  }
   say(io, v, `corpus: ${corpus.splits.train.examples} training and ${corpus.splits.validation.examples} validation texts (${corpus.dropped.duplicates} duplicates dropped)`);
   if (corpus.splits.train.examples === 0) throw new Error(`no text to pretrain on in ${v.corpus.join(', ')}`);
   // Resuming continues with the tokenizer the checkpoint was trained with.

@@ -29,3 +29,34 @@ export class CorpusError extends Error {
     super(`${where}: ${detail}${hint}`, options);
   }
 }
+
+/** An input problem that no `onBadRow` setting can skip (a header without a needed column, an unreadable header). */
+export class ReaderConfigError extends Error {
+  constructor(
+    message: string,
+    readonly line: number,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Passes on what `records` yields, turning a failure to read the file at all
+ * (missing, unreadable, a corrupt gzip stream, a header without a needed
+ * column) into a CorpusError `ERR_CORPUS_INPUT` that names the file, and the
+ * line where known.
+ */
+export async function* namingInputErrors<T>(file: string, records: AsyncIterable<T>): AsyncGenerator<T> {
+  try {
+    yield* records;
+  } catch (error) {
+    throw asInputError(file, error);
+  }
+}
+
+/** `error` as a CorpusError naming `file` (a CorpusError or a TypeError passes as it is). */
+export function asInputError(file: string, error: unknown): Error {
+  if (error instanceof CorpusError || error instanceof TypeError || error instanceof RangeError) return error;
+  const line = error instanceof ReaderConfigError ? error.line : undefined;
+  return new CorpusError('ERR_CORPUS_INPUT', file, line, undefined, (error as Error).message, { cause: error });
+}

@@ -15,14 +15,13 @@ import { mkdir, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
 import { cleanText, codePointLength, type CleanOptions } from './clean.js';
-import { CorpusError } from './corpus-error.js';
+import { CorpusError, namingInputErrors } from './corpus-error.js';
 import { expandInput } from './glob.js';
 import { hashText } from './hash.js';
 import { HashSet64 } from './hash-set.js';
 import { MinHashDeduplicator, type NearDuplicateOptions } from './minhash.js';
 import {
   BAD_ROW_REASONS,
-  ReaderConfigError,
   formatOf,
   readRecords,
   type BadRowReason,
@@ -153,6 +152,8 @@ export interface CorpusSummary {
   };
   /** Bad rows by reason (all zero unless onBadRow is 'skip'). */
   badRows: Record<BadRowReason, number>;
+  /** The first 1,000 bad rows skipped, with file, line, reason and message (the counts above are exact). */
+  skippedRows: Array<{ file: string; line: number; reason: BadRowReason; message: string }>;
   splits: { train: SplitSummary; validation: SplitSummary; test: SplitSummary };
 }
 
@@ -160,6 +161,8 @@ type SplitName = keyof CorpusSummary['splits'];
 const SPLITS: readonly SplitName[] = ['train', 'validation', 'test'];
 const DEFAULT_MAX_LINE_BYTES = 8 * 1024 * 1024;
 const FLUSH_CHARS = 1 << 16;
+// A corpus may be far larger than memory, so only so many skipped rows are listed.
+const MAX_SKIPPED_LISTED = 1000;
 
 /**
  * Streams, cleans, deduplicates and splits a raw text corpus into
@@ -185,6 +188,7 @@ export async function prepareCorpus(options: PrepareCorpusOptions): Promise<Corp
     written: 0,
     dropped: { badRows: 0, empty: 0, tooShort: 0, tooLong: 0, duplicates: 0, nearDuplicates: 0 },
     badRows: Object.fromEntries(BAD_ROW_REASONS.map((reason) => [reason, 0])) as Record<BadRowReason, number>,
+    skippedRows: [],
     splits: Object.fromEntries(SPLITS.map((name) => [name, writers[name].stats])) as CorpusSummary['splits'],
   };
   const exact = plan.dedup ? new HashSet64() : undefined;
@@ -199,6 +203,10 @@ export async function prepareCorpus(options: PrepareCorpusOptions): Promise<Corp
           }
           summary.dropped.badRows++;
           summary.badRows[record.bad]++;
+          if (summary.skippedRows.length < MAX_SKIPPED_LISTED) {
+            const message = record.message.length > 200 ? `${record.message.slice(0, 197)}...` : record.message;
+            summary.skippedRows.push({ file, line: record.line, reason: record.bad, message });
+          }
           continue;
         }
         const cleaned = cleanText(record.text, plan.clean);
@@ -233,14 +241,8 @@ export async function prepareCorpus(options: PrepareCorpusOptions): Promise<Corp
 
 // Reads one file, turning read failures (a corrupt gzip stream, a CSV header
 // without the text column) into CorpusErrors that name the file.
-async function* recordsOf(file: string, spec: ReaderSpec) {
-  try {
-    yield* readRecords(file, spec);
-  } catch (error) {
-    if (error instanceof CorpusError) throw error;
-    const line = error instanceof ReaderConfigError ? error.line : undefined;
-    throw new CorpusError('ERR_CORPUS_INPUT', file, line, undefined, (error as Error).message, { cause: error });
-  }
+function recordsOf(file: string, spec: ReaderSpec) {
+  return namingInputErrors(file, readRecords(file, spec));
 }
 
 /** Buffered, back-pressured writing of one split to a temporary file. */
@@ -409,6 +411,8 @@ export function formatSummary(summary: CorpusSummary): string {
       `${n(d.duplicates)} duplicates, ${n(d.nearDuplicates)} near duplicates`,
   ];
   if (bad.length > 0) lines.push(`Bad rows: ${bad.join(', ')}`);
+  for (const row of summary.skippedRows.slice(0, 10)) lines.push(`  skipped ${row.file}:${row.line}: ${row.message} (${row.reason})`);
+  if (d.badRows > 10) lines.push(`  ... and ${n(d.badRows - 10)} more (summary.json lists the first ${MAX_SKIPPED_LISTED})`);
   for (const name of SPLITS) {
     const s = summary.splits[name];
     const size = formatBytes(s.bytes).padStart(10);

@@ -2,28 +2,28 @@
 // - ClassificationDataset: labeled rows of a CSV, TSV or JSONL file (text,
 //   optional text pair, label: a class, several classes, or a number), held
 //   in memory, with HF's label order (`labels` is config.json's id2label).
-// - TokenClassificationDataset: CoNLL files (token first, tag last, blank
-//   line between sentences), IOB1 converted to IOB2.
+// - TokenClassificationDataset (conll.ts): CoNLL files.
 // - MlmDataset: blocks (or examples) of a token shard folder, masked afresh
 //   per epoch, deterministically (masking.ts).
-// Lines are read with lines.ts (invalid UTF-8 and over-long lines caught per
-// line, never held); a bad row throws a CorpusError naming file and line, or
-// is skipped and counted with `onBadRow: 'skip'`. No native code.
+// Strict by default: a row with more or fewer fields than the header, a value
+// of the wrong type (a number or object where text is due), a label outside
+// the given set is a CorpusError naming file and line, or with
+// `onBadRow: 'skip'` a skip counted in `badRows` and listed in `skippedRows`.
+// Lines are read with lines.ts (invalid UTF-8, NUL bytes and over-long lines
+// caught per line, never held). No native code.
 
-import { parse as parseCsv } from 'csv-parse/sync';
-import { CorpusError } from './corpus-error.js';
-import { readLines, type RawLine } from './lines.js';
-import { formatOf, type BadRowReason } from './readers.js';
+import { BadRowTally, checkIndex, checkLabels, type BadRow, type DatasetBadRowReason, type SkippedRow } from './bad-rows.js';
+import { namingInputErrors } from './corpus-error.js';
+import { csvRows, lineProblem, resolveColumns } from './csv.js';
+import { readLines } from './lines.js';
+import { describeValue, fieldOf, formatOf } from './readers.js';
 import { maskTokens, maskingVocabOf, type MaskedTokens, type MaskingVocab } from './masking.js';
 import type { ShardReader } from './shards.js';
 import type { Tokenizer } from '../tokenizer.js';
 import { optionalBoolean, optionalChoice, optionalInteger, optionalNumber, optionsObject, requireString, typeError } from '../validate.js';
 
-/**
- * Why a labeled row was rejected: a reader's reason, or a label problem
- * (`unknown_label`: not in the fixed `labels`; `invalid_label`: empty, or not a number for regression).
- */
-export type DatasetBadRowReason = BadRowReason | 'unknown_label' | 'invalid_label';
+export { TokenClassificationDataset, iob1ToIob2, type ConllOptions, type TagRepair, type TokenClassificationExample } from './conll.js';
+export type { DatasetBadRowReason, SkippedRow } from './bad-rows.js';
 
 /** The problem a classification dataset poses, named as in HF's `config.problem_type`. */
 export type ProblemType = 'single_label_classification' | 'multi_label_classification' | 'regression';
@@ -47,40 +47,43 @@ export interface ClassificationFileOptions {
   /**
    * The label names in id order. A row with another label is a bad row
    * (`unknown_label`). By default the sorted distinct labels of the file
-   * (numerically if all are numbers), as HF's run_glue.
+   * (numerically if all are numbers), as HF's run_glue. Labels are compared
+   * with surrounding whitespace removed.
    */
   labels?: string[];
   /** Several labels per row: a JSONL array, or a text split at `delimiter` (default `','`). */
   multiLabel?: boolean | { delimiter?: string };
-  /** The label is a number to predict. @default false */
+  /** The label is a number to predict (a JSON number, or a decimal such as `-1.5e3` in text). @default false */
   regression?: boolean;
   /** @default from the extension (.csv, .tsv, .jsonl, .ndjson, each optionally .gz) */
   format?: 'csv' | 'tsv' | 'jsonl';
-  /** CSV/TSV: the first record names the columns. @default true */
+  /** CSV/TSV: the first record names the columns; without it, the first record sets the number of fields. @default true */
   header?: boolean;
-  /** Bad rows: throw a CorpusError naming file and line (`'error'`), or skip and count them. @default 'error' */
+  /**
+   * A bad row (another number of fields than the header, a missing or
+   * wrongly typed field, an empty text, an unknown or invalid label, invalid
+   * UTF-8, a NUL byte, an unbalanced quote, a line over maxLineBytes):
+   * throw a CorpusError naming file and line (`'error'`), or skip it, counted
+   * in `badRows` and listed with its line in `skippedRows`.
+   * @default 'error'
+   */
   onBadRow?: 'error' | 'skip';
   /** Longest line (or CSV record) in bytes; a longer one is a bad row. @default 8388608 */
   maxLineBytes?: number;
 }
 
 type RowFields = (key: string | number) => unknown;
-type BadRow = { line: number; bad: DatasetBadRowReason; message: string };
 type Row = { line: number; field: RowFields; bad?: undefined } | BadRow;
 
 const isBlank = (text: string) => text.trim().length === 0;
 const DEFAULT_MAX_LINE_BYTES = 8 * 1024 * 1024;
-
-function lineBad(raw: RawLine & { error: string }, maxLineBytes: number): BadRow {
-  return raw.error === 'invalid_utf8'
-    ? { line: raw.line, bad: 'invalid_utf8', message: 'invalid UTF-8' }
-    : { line: raw.line, bad: 'line_too_long', message: `line of ${raw.bytes} bytes, over maxLineBytes (${maxLineBytes})` };
-}
+// A decimal number as Python's float() reads one (no hex, no "Infinity", no blanks inside).
+const DECIMAL = /^\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*$/;
 
 // JSONL rows: each non-blank line one object, fields looked up by dotted path.
 async function* jsonlRows(path: string, maxLineBytes: number): AsyncGenerator<Row> {
   for await (const raw of readLines(path, maxLineBytes)) {
-    if (raw.error) yield lineBad(raw, maxLineBytes);
+    if (raw.error) yield { line: raw.line, ...lineProblem(raw, maxLineBytes) };
     else if (isBlank(raw.text)) continue;
     else {
       let value: unknown;
@@ -91,82 +94,32 @@ async function* jsonlRows(path: string, maxLineBytes: number): AsyncGenerator<Ro
         continue;
       }
       if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-        yield { line: raw.line, bad: 'malformed_json', message: 'the line is not a JSON object' };
+        yield { line: raw.line, bad: 'malformed_json', message: `the line is ${describeValue(value)}, not a JSON object` };
         continue;
       }
-      const field = (key: string | number) =>
-        String(key)
-          .split('.')
-          .reduce<unknown>((v, k) => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>)[k] : undefined), value);
-      yield { line: raw.line, field };
+      const object = value as Record<string, unknown>;
+      yield { line: raw.line, field: (key) => fieldOf(object, String(key).split('.')) };
     }
   }
 }
 
-// CSV/TSV rows, as readers.ts reads them: the lines of a quoted field are
-// gathered until the quotes balance, then csv-parse reads that one record; a
-// record that never closes is one bad row and the lines after it are read
-// again. A needed column missing from the header is an input error
-// (ERR_CORPUS_INPUT), as in prepareCorpus; a short row reads as undefined.
-async function* csvRows(path: string, format: 'csv' | 'tsv', header: boolean, needed: Array<string | number>, maxLineBytes: number): AsyncGenerator<Row> {
-  const quote = format === 'csv' ? '"' : null;
-  const lines = readLines(path, maxLineBytes);
-  const replay: RawLine[] = [];
-  const next = async () => replay.shift() ?? (await lines.next()).value ?? undefined;
-  const odd = (text: string) => quote !== null && text.split(quote).length % 2 === 0;
-  let names: Map<string, number> | undefined;
-  try {
-    for (let first = await next(); first !== undefined; first = await next()) {
-      if (first.error) {
-        yield lineBad(first, maxLineBytes);
-        continue;
-      }
-      if (isBlank(first.text)) continue;
-      const group = [first];
-      let text = first.text;
-      if (odd(text)) {
-        let bytes = first.bytes;
-        let closed = false;
-        for (let more = await next(); more !== undefined; more = await next()) {
-          group.push(more);
-          if (more.error || bytes + more.bytes + 1 > maxLineBytes) break;
-          text += '\n' + more.text;
-          bytes += more.bytes + 1;
-          if (odd(more.text)) {
-            closed = true;
-            break;
-          }
-        }
-        if (!closed) {
-          replay.unshift(...group.slice(1));
-          yield { line: first.line, bad: 'unbalanced_quote', message: 'quoted field never closed' };
-          continue;
-        }
-      }
-      let fields: string[];
-      try {
-        const rows = parseCsv(text, { delimiter: format === 'tsv' ? '\t' : ',', quote, relax_column_count: true }) as string[][];
-        if (rows.length !== 1) throw new Error(`expected one record, found ${rows.length}`);
-        fields = rows[0];
-      } catch (error) {
-        replay.unshift(...group.slice(1));
-        yield { line: first.line, bad: 'malformed_csv', message: (error as Error).message };
-        continue;
-      }
-      if (header && names === undefined) {
-        names = new Map(fields.map((name, index) => [name, index] as const).reverse());
-        const absent = needed.find((key) => typeof key === 'string' && !names!.has(key));
-        if (absent !== undefined) {
-          const found = fields.map((name) => JSON.stringify(name)).join(', ');
-          throw new CorpusError('ERR_CORPUS_INPUT', path, first.line, undefined, `column "${absent}" not found: the header has ${found}`);
-        }
-        continue;
-      }
-      const index = names;
-      yield { line: first.line, field: (key) => fields[typeof key === 'number' ? key : index!.get(key)!] };
+// CSV/TSV rows from csv.ts (which checks each row's field count); a needed
+// column missing from the header is an input error (ERR_CORPUS_INPUT).
+async function* csvTableRows(path: string, format: 'csv' | 'tsv', header: boolean, needed: Array<string | number>, maxLineBytes: number): AsyncGenerator<Row> {
+  const spec = { delimiter: format === 'tsv' ? '\t' : ',', quote: format === 'csv' ? '"' : null, header, maxLineBytes };
+  let index: Map<string | number, number> | undefined;
+  for await (const row of csvRows(path, spec)) {
+    if (row.bad !== undefined) {
+      yield row;
+      continue;
     }
-  } finally {
-    await lines.return(undefined);
+    if (index === undefined) {
+      const at = resolveColumns(needed, row.header ? row.fields : undefined, row.fields.length, row.line);
+      index = new Map(needed.map((key, k) => [key, at[k]]));
+    }
+    if (row.header) continue;
+    const fields = row.fields;
+    yield { line: row.line, field: (key) => fields[index!.get(key)!] };
   }
 }
 
@@ -184,6 +137,8 @@ export class ClassificationDataset {
   readonly problemType: ProblemType;
   /** Rows skipped with `onBadRow: 'skip'`, by reason. */
   readonly badRows: Readonly<Partial<Record<DatasetBadRowReason, number>>>;
+  /** Each row skipped with `onBadRow: 'skip'`: its line, reason and message, in file order. */
+  readonly skippedRows: readonly SkippedRow[];
   readonly #texts: string[];
   readonly #pairs: string[] | undefined;
   readonly #labels: Array<number | Float32Array>;
@@ -194,7 +149,7 @@ export class ClassificationDataset {
     texts: string[];
     pairs: string[] | undefined;
     labelValues: Array<number | Float32Array>;
-    badRows: Partial<Record<DatasetBadRowReason, number>>;
+    tally: BadRowTally;
   }) {
     this.labels = Object.freeze(init.labels);
     this.label2id = Object.freeze(Object.fromEntries(init.labels.map((name, id) => [name, id])));
@@ -202,7 +157,8 @@ export class ClassificationDataset {
     this.#texts = init.texts;
     this.#pairs = init.pairs;
     this.#labels = init.labelValues;
-    this.badRows = Object.freeze(init.badRows);
+    this.badRows = Object.freeze(init.tally.counts);
+    this.skippedRows = Object.freeze(init.tally.rows);
   }
 
   /**
@@ -233,16 +189,14 @@ export class ClassificationDataset {
     const texts: string[] = [];
     const pairs: string[] | undefined = pairColumn === undefined ? undefined : [];
     const raw: Array<number | string[]> = []; // a regression value, or label names
-    const badRows: Partial<Record<DatasetBadRowReason, number>> = {};
+    const tally = new BadRowTally(path, onBadRow);
     const needed = [textColumn, labelColumn, ...(pairColumn === undefined ? [] : [pairColumn])];
-    const rows = format === 'jsonl' ? jsonlRows(path, maxLineBytes) : csvRows(path, format, header, needed, maxLineBytes);
+    const rows = namingInputErrors(path, format === 'jsonl' ? jsonlRows(path, maxLineBytes) : csvTableRows(path, format, header, needed, maxLineBytes));
     const plan: ExamplePlan = { textColumn, pairColumn, labelColumn, regression, multi: multi !== undefined, delimiter, fixed, format };
     for await (const row of rows) {
       const result = row.bad === undefined ? readExample(row, plan) : row;
       if (result.bad !== undefined) {
-        // The label reasons are not among readers.ts's BadRowReason; the error carries them as they are.
-        if (onBadRow === 'error') throw new CorpusError('ERR_CORPUS_BAD_ROW', path, result.line, result.bad as BadRowReason, result.message);
-        badRows[result.bad] = (badRows[result.bad] ?? 0) + 1;
+        tally.add(result);
         continue;
       }
       texts.push(result.text);
@@ -258,7 +212,7 @@ export class ClassificationDataset {
       for (const name of value) hot[ids.get(name)!] = 1;
       return hot;
     });
-    return new ClassificationDataset({ labels, problemType, texts, pairs, labelValues, badRows });
+    return new ClassificationDataset({ labels, problemType, texts, pairs, labelValues, tally });
   }
 
   /** Number of examples. */
@@ -295,14 +249,6 @@ function column(value: unknown, name: string, fallback: string, header: boolean)
   return value as string | number;
 }
 
-function checkLabels(labels: unknown): string[] {
-  if (!Array.isArray(labels) || labels.length === 0 || labels.some((l) => typeof l !== 'string')) {
-    throw typeError('a non-empty array of label names', 'labels', labels);
-  }
-  if (new Set(labels).size !== labels.length) throw typeError('distinct label names', 'labels', labels);
-  return [...labels];
-}
-
 interface ExamplePlan {
   textColumn: string | number;
   pairColumn: string | number | undefined;
@@ -320,38 +266,33 @@ type ReadExample = { line: number; text: string; pair?: string; label: number | 
 // single-label row gives one name; ids are given once all labels are known.
 function readExample(row: Row & { bad?: undefined }, plan: ExamplePlan): BadRow | ReadExample {
   const line = row.line;
-  const missing = (key: string | number): BadRow =>
-    plan.format === 'jsonl'
-      ? { line, bad: 'missing_field', message: `field "${key}" is missing or not a string` }
-      : { line, bad: 'missing_column', message: `column ${JSON.stringify(key)} is missing from the row` };
-  const text = row.field(plan.textColumn);
-  if (typeof text !== 'string') return missing(plan.textColumn);
-  if (isBlank(text)) return { line, bad: 'empty_text', message: `the text (${JSON.stringify(plan.textColumn)}) is empty` };
+  const text = readText(row, line, plan.textColumn, 'text', plan.format);
+  if (typeof text !== 'string') return text;
   let pair: string | undefined;
   if (plan.pairColumn !== undefined) {
-    const value = row.field(plan.pairColumn);
-    if (typeof value !== 'string') return missing(plan.pairColumn);
-    if (isBlank(value)) return { line, bad: 'empty_text', message: `the text pair (${JSON.stringify(plan.pairColumn)}) is empty` };
+    const value = readText(row, line, plan.pairColumn, 'text pair', plan.format);
+    if (typeof value !== 'string') return value;
     pair = value;
   }
   const value = row.field(plan.labelColumn);
-  if (value === undefined || value === null) return missing(plan.labelColumn);
+  const where = `label (${JSON.stringify(plan.labelColumn)})`;
+  if (value === undefined || value === null) return missing(line, plan.labelColumn, plan.format);
+  const wrong = (what: string): BadRow => ({ line, bad: 'wrong_type', message: `the ${where} is ${describeValue(value)}, not ${what}` });
   let label: number | string[];
   if (plan.regression) {
-    label = typeof value === 'number' ? value : typeof value === 'string' && !isBlank(value) ? Number(value) : NaN;
-    if (!Number.isFinite(label)) return { line, bad: 'invalid_label', message: `label ${JSON.stringify(value)} is not a number` };
+    if (typeof value !== 'number' && typeof value !== 'string') return wrong('a number');
+    label = typeof value === 'number' ? value : DECIMAL.test(value) ? Number(value) : NaN;
+    if (!Number.isFinite(label)) return { line, bad: 'invalid_label', message: `the ${where} ${JSON.stringify(value)} is not a decimal number` };
   } else if (plan.multi) {
     const list = Array.isArray(value) ? value : typeof value === 'string' ? (isBlank(value) ? [] : value.split(plan.delimiter)) : [value];
-    if (list.some((v) => typeof v !== 'string' && typeof v !== 'number')) {
-      return { line, bad: 'invalid_label', message: `labels ${JSON.stringify(value)} are not names` };
-    }
-    label = [...new Set(list.map((v) => String(v).trim()))];
+    if (list.some((v) => typeof v !== 'string' && typeof v !== 'number')) return wrong('label names (strings or numbers)');
+    const names = list.map((v) => String(v).trim());
+    if (names.some((name) => name.length === 0)) return { line, bad: 'invalid_label', message: `the ${where} ${JSON.stringify(value)} holds an empty label name` };
+    label = [...new Set(names)];
   } else {
-    if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') {
-      return { line, bad: 'invalid_label', message: `label ${JSON.stringify(value)} is not a name` };
-    }
+    if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') return wrong('a label name');
     const name = String(value).trim();
-    if (name.length === 0) return { line, bad: 'invalid_label', message: 'the label is empty' };
+    if (name.length === 0) return { line, bad: 'invalid_label', message: `the ${where} is empty` };
     label = [name];
   }
   if (Array.isArray(label)) {
@@ -363,168 +304,26 @@ function readExample(row: Row & { bad?: undefined }, plan: ExamplePlan): BadRow 
   return { line, text, pair, label };
 }
 
+function missing(line: number, key: string | number, format: ExamplePlan['format']): BadRow {
+  return format === 'jsonl'
+    ? { line, bad: 'missing_field', message: `field "${key}" is missing` }
+    : { line, bad: 'missing_column', message: `column ${JSON.stringify(key)} is missing from the row` };
+}
+
+// A text field: a non-blank string, and nothing else (a JSON number or object is not text).
+function readText(row: Row & { bad?: undefined }, line: number, key: string | number, what: string, format: ExamplePlan['format']): string | BadRow {
+  const value = row.field(key);
+  if (value === undefined || value === null) return missing(line, key, format);
+  if (typeof value !== 'string') return { line, bad: 'wrong_type', message: `the ${what} (${JSON.stringify(key)}) is ${describeValue(value)}, not a string` };
+  if (isBlank(value)) return { line, bad: 'empty_text', message: `the ${what} (${JSON.stringify(key)}) is empty` };
+  return value;
+}
+
 // HF run_glue: sorted distinct labels; numbers in numeric order.
 function sortedLabels(values: Array<string | string[]>): string[] {
   const names = [...new Set(values.flat())];
   const numeric = names.every((name) => name.trim() !== '' && Number.isFinite(Number(name)));
   return numeric ? names.sort((a, b) => Number(a) - Number(b)) : names.sort();
-}
-
-function checkIndex(i: number, length: number): void {
-  if (!Number.isInteger(i) || i < 0 || i >= length) throw new RangeError(`Expected an index from 0 to ${length - 1} for i but received ${i}`);
-}
-
-/** One sentence of a {@link TokenClassificationDataset}: its words and a tag id per word. */
-export interface TokenClassificationExample {
-  words: string[];
-  labels: Int32Array;
-}
-
-/** Options of {@link TokenClassificationDataset.fromConll}. */
-export interface ConllOptions {
-  /** Tag names in id order; another tag is a bad row (`unknown_label`). @default the sorted distinct tags (after conversion to IOB2) */
-  labels?: string[];
-  /**
-   * The file's tagging scheme. IOB1 (CoNLL-2003's original files: I- starts
-   * an entity, B- only splits two adjacent ones) is converted to IOB2, so
-   * every entity starts with B-.
-   * @default 'IOB2'
-   */
-  scheme?: 'IOB2' | 'IOB1';
-  /** Default of the collator's labelAllSubwords: label every word piece, not only a word's first. @default false */
-  labelAllSubwords?: boolean;
-  /** A bad line (invalid UTF-8, too long, no tag column, a tag not O/B-X/I-X, an unknown tag) throws, or its sentence is skipped. @default 'error' */
-  onBadRow?: 'error' | 'skip';
-  /** @default 8388608 */
-  maxLineBytes?: number;
-}
-
-/**
- * Sentences of a CoNLL file for token classification (NER): one token a line
- * with the word first and the tag last (whitespace separated), a blank line
- * between sentences, `-DOCSTART-` lines skipped.
- * @example
- * const train = await TokenClassificationDataset.fromConll('conll2003/train.txt', { scheme: 'IOB1' });
- * train.get(0); // { words: ['EU', 'rejects', ...], labels: Int32Array [...] }
- */
-export class TokenClassificationDataset {
-  /** Tag names in id order (HF `id2label`). */
-  readonly labels: readonly string[];
-  readonly label2id: Readonly<Record<string, number>>;
-  readonly labelAllSubwords: boolean;
-  /** Sentences skipped with `onBadRow: 'skip'`, by reason. */
-  readonly badRows: Readonly<Partial<Record<DatasetBadRowReason, number>>>;
-  readonly #sentences: TokenClassificationExample[];
-
-  private constructor(labels: string[], sentences: TokenClassificationExample[], labelAllSubwords: boolean, badRows: Partial<Record<DatasetBadRowReason, number>>) {
-    this.labels = Object.freeze(labels);
-    this.label2id = Object.freeze(Object.fromEntries(labels.map((name, id) => [name, id])));
-    this.#sentences = sentences;
-    this.labelAllSubwords = labelAllSubwords;
-    this.badRows = Object.freeze(badRows);
-  }
-
-  /**
-   * Reads a CoNLL file (`.gz` too).
-   * @throws {TypeError} for bad options.
-   * @throws {CorpusError} `ERR_CORPUS_BAD_ROW` naming file:line for a bad line, unless `onBadRow: 'skip'`.
-   */
-  static async fromConll(path: string, options?: ConllOptions): Promise<TokenClassificationDataset> {
-    requireString(path, 'path');
-    const opts = optionsObject(options, 'options');
-    const scheme = optionalChoice(opts.scheme, 'scheme', ['IOB2', 'IOB1'] as const, 'IOB2');
-    const labelAllSubwords = optionalBoolean(opts.labelAllSubwords, 'labelAllSubwords', false);
-    const onBadRow = optionalChoice(opts.onBadRow, 'onBadRow', ['error', 'skip'] as const, 'error');
-    const maxLineBytes = optionalInteger(opts.maxLineBytes, 'maxLineBytes', DEFAULT_MAX_LINE_BYTES, 1, 2 ** 30);
-    const fixed = opts.labels === undefined ? undefined : checkLabels(opts.labels);
-    const sentences: Array<{ words: string[]; tags: string[] }> = [];
-    const badRows: Partial<Record<DatasetBadRowReason, number>> = {};
-    let words: string[] = [];
-    let tags: string[] = [];
-    let lines: number[] = [];
-    let bad: BadRow | undefined;
-    const flush = () => {
-      if (bad === undefined && words.length > 0) {
-        const converted = scheme === 'IOB1' ? iob1ToIob2(tags) : tags;
-        const unknown = fixed ? converted.findIndex((tag) => !fixed.includes(tag)) : -1;
-        if (unknown >= 0) {
-          const tag = converted[unknown];
-          bad = { line: lines[unknown], bad: 'unknown_label', message: `tag ${JSON.stringify(tag)} is not one of ${JSON.stringify(fixed)}` };
-        } else {
-          sentences.push({ words, tags: converted });
-        }
-      }
-      if (bad !== undefined) {
-        if (onBadRow === 'error') throw new CorpusError('ERR_CORPUS_BAD_ROW', path, bad.line, bad.bad as BadRowReason, bad.message);
-        badRows[bad.bad] = (badRows[bad.bad] ?? 0) + 1;
-      }
-      words = [];
-      tags = [];
-      lines = [];
-      bad = undefined;
-    };
-    for await (const raw of readLines(path, maxLineBytes)) {
-      if (raw.error) {
-        bad ??= lineBad(raw, maxLineBytes);
-        continue;
-      }
-      const columns = raw.text.trim().split(/\s+/);
-      if (columns[0] === '') {
-        flush();
-        continue;
-      }
-      if (columns[0] === '-DOCSTART-') {
-        flush();
-        continue;
-      }
-      if (bad !== undefined) continue;
-      const tag = columns[columns.length - 1];
-      if (columns.length < 2) bad = { line: raw.line, bad: 'missing_column', message: `the line has no tag column: ${JSON.stringify(raw.text.slice(0, 80))}` };
-      else if (tag !== 'O' && !/^[BI]-./.test(tag)) bad = { line: raw.line, bad: 'invalid_label', message: `tag ${JSON.stringify(tag)} is not O, B-<type> or I-<type>` };
-      else {
-        words.push(columns[0]);
-        tags.push(tag);
-        lines.push(raw.line);
-      }
-    }
-    flush();
-    const labels = fixed ?? [...new Set(sentences.flatMap((s) => s.tags))].sort();
-    const ids = new Map(labels.map((name, id) => [name, id]));
-    const examples = sentences.map(({ words, tags }) => ({ words, labels: Int32Array.from(tags, (tag) => ids.get(tag)!) }));
-    return new TokenClassificationDataset(labels, examples, labelAllSubwords, badRows);
-  }
-
-  /** Number of sentences. */
-  get length(): number {
-    return this.#sentences.length;
-  }
-
-  /** Sentence `i` (a copy; change it freely). */
-  get(i: number): TokenClassificationExample {
-    checkIndex(i, this.length);
-    const { words, labels } = this.#sentences[i];
-    return { words: [...words], labels: labels.slice() };
-  }
-
-  /** Words in sentence `i`, for bucketing. */
-  lengthOf(i: number): number {
-    checkIndex(i, this.length);
-    return this.#sentences[i].words.length;
-  }
-}
-
-/**
- * IOB1 tags to IOB2: an I-X that does not continue an X entity (at the start,
- * after O or after another type) becomes B-X, as seqeval reads IOB1.
- * @example
- * iob1ToIob2(['I-PER', 'I-PER', 'O', 'I-LOC', 'B-LOC']); // ['B-PER', 'I-PER', 'O', 'B-LOC', 'B-LOC']
- */
-export function iob1ToIob2(tags: readonly string[]): string[] {
-  return tags.map((tag, k) => {
-    if (!tag.startsWith('I-')) return tag;
-    const previous = k > 0 ? tags[k - 1] : 'O';
-    return previous === 'O' || previous.slice(2) !== tag.slice(2) ? `B-${tag.slice(2)}` : tag;
-  });
 }
 
 /** One masked-LM example: ids with masks applied, and labels (-100 where not a target). */

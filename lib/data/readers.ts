@@ -8,8 +8,11 @@
 // caller decides whether a bad row is an error. Memory: one record at a time
 // (one line, document or CSV record, each capped at maxLineBytes).
 
-import { parse as parseCsv } from 'csv-parse/sync';
-import { readLines, type RawLine } from './lines.js';
+import { ReaderConfigError } from './corpus-error.js';
+import { csvRows, lineProblem, resolveColumns } from './csv.js';
+import { lineBreak, readLines, type RawLine } from './lines.js';
+
+export { ReaderConfigError };
 
 /** The file formats a reader understands (each also gzipped). */
 export type CorpusFormat = 'txt' | 'jsonl' | 'csv' | 'tsv';
@@ -18,10 +21,13 @@ export type CorpusFormat = 'txt' | 'jsonl' | 'csv' | 'tsv';
 export type BadRowReason =
   | 'invalid_utf8'
   | 'line_too_long'
+  | 'nul_byte'
   | 'malformed_json'
   | 'missing_field'
+  | 'wrong_type'
   | 'unbalanced_quote'
   | 'malformed_csv'
+  | 'field_count'
   | 'missing_column'
   | 'empty_text';
 
@@ -29,10 +35,13 @@ export type BadRowReason =
 export const BAD_ROW_REASONS: readonly BadRowReason[] = [
   'invalid_utf8',
   'line_too_long',
+  'nul_byte',
   'malformed_json',
   'missing_field',
+  'wrong_type',
   'unbalanced_quote',
   'malformed_csv',
+  'field_count',
   'missing_column',
   'empty_text',
 ];
@@ -57,16 +66,6 @@ export interface ReaderSpec {
 export type ReadResult =
   | { text: string; line: number; bad?: undefined }
   | { bad: BadRowReason; message: string; line: number; text?: undefined };
-
-/** An input problem that no `onBadRow` setting can skip (a missing header column). */
-export class ReaderConfigError extends Error {
-  constructor(
-    message: string,
-    readonly line: number,
-  ) {
-    super(message);
-  }
-}
 
 const EXTENSIONS: Record<string, CorpusFormat> = {
   '.txt': 'txt',
@@ -98,9 +97,7 @@ export function readRecords(path: string, spec: ReaderSpec): AsyncGenerator<Read
 }
 
 function lineError(raw: RawLine & { error: string }, maxLineBytes: number): ReadResult {
-  return raw.error === 'invalid_utf8'
-    ? { bad: 'invalid_utf8', message: 'invalid UTF-8', line: raw.line }
-    : { bad: 'line_too_long', message: `line of ${raw.bytes} bytes, over maxLineBytes (${maxLineBytes})`, line: raw.line };
+  return { ...lineProblem(raw, maxLineBytes), line: raw.line };
 }
 
 const isBlank = (text: string) => text.trim().length === 0;
@@ -116,11 +113,12 @@ async function* txtLines(path: string, spec: ReaderSpec): AsyncGenerator<ReadRes
 // maxLineBytes; its lines are then dropped as they come, so memory stays bounded.
 async function* txtDocuments(path: string, spec: ReaderSpec): AsyncGenerator<ReadResult> {
   let lines: string[] = [];
+  let brk = '';
   let first = 0;
   let bytes = 0;
   let bad: ReadResult | undefined;
   const end = (): ReadResult | undefined => {
-    const result: ReadResult | undefined = bad ?? (lines.length > 0 ? { text: lines.join('\n'), line: first } : undefined);
+    const result: ReadResult | undefined = bad ?? (lines.length > 0 ? { text: lines.join(''), line: first } : undefined);
     lines = [];
     bytes = 0;
     bad = undefined;
@@ -140,7 +138,9 @@ async function* txtDocuments(path: string, spec: ReaderSpec): AsyncGenerator<Rea
     } else if (bytes > spec.maxLineBytes) {
       bad = { bad: 'line_too_long', message: `document from line ${first} over maxLineBytes (${spec.maxLineBytes})`, line: raw.line };
     } else {
-      lines.push(raw.text);
+      // The document keeps its line breaks as written ("\r\n" or "\n").
+      lines.push(lines.length > 0 ? brk + raw.text : raw.text);
+      brk = lineBreak(raw);
       continue;
     }
     lines = [];
@@ -164,13 +164,15 @@ async function* jsonlRecords(path: string, spec: ReaderSpec): AsyncGenerator<Rea
       yield { bad: 'malformed_json', message: (error as Error).message, line: raw.line };
       continue;
     }
-    for (const key of keys) {
-      value = value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>)[key] : undefined;
+    if (!isObject(value)) {
+      yield { bad: 'malformed_json', message: `the line is ${describeValue(value)}, not a JSON object`, line: raw.line };
+      continue;
     }
-    if (typeof value !== 'string') {
-      const kind = Array.isArray(value) ? 'an array' : `a ${typeof value}`;
-      const what = value === undefined || value === null ? 'is missing' : `is ${kind}, not a string`;
-      yield { bad: 'missing_field', message: `field "${spec.field}" ${what}`, line: raw.line };
+    value = fieldOf(value, keys);
+    if (value === undefined || value === null) {
+      yield { bad: 'missing_field', message: `field "${spec.field}" is missing`, line: raw.line };
+    } else if (typeof value !== 'string') {
+      yield { bad: 'wrong_type', message: `field "${spec.field}" is ${describeValue(value)}, not a string`, line: raw.line };
     } else if (isBlank(value)) {
       yield { bad: 'empty_text', message: `field "${spec.field}" is empty`, line: raw.line };
     } else {
@@ -179,99 +181,38 @@ async function* jsonlRecords(path: string, spec: ReaderSpec): AsyncGenerator<Rea
   }
 }
 
-function countQuotes(text: string, quote: string): number {
-  let count = 0;
-  for (let i = text.indexOf(quote); i !== -1; i = text.indexOf(quote, i + 1)) count++;
-  return count;
+const isObject = (value: unknown): value is Record<string, unknown> => value !== null && typeof value === 'object' && !Array.isArray(value);
+
+/** A nested field of a JSON object ("a.b" split at the dots), or undefined. */
+export function fieldOf(object: Record<string, unknown>, keys: readonly string[]): unknown {
+  let value: unknown = object;
+  for (const key of keys) value = isObject(value) && Object.hasOwn(value, key) ? value[key] : undefined;
+  return value;
 }
 
-// CSV records may span lines inside quotes. Lines are gathered until the
-// quotes balance (an RFC 4180 record ends at a newline outside quotes), then
-// csv-parse reads that one record. A record that never balances (end of
-// file, a bad line, or maxLineBytes reached) or fails to parse is one bad row
-// at its first line; the lines after that first one are read again, so a
-// stray quote does not swallow the rows that follow it.
+/** A JSON value for a message: its type and (shortened) text, e.g. `a number (42)`, `an object ({"a":1})`. */
+export function describeValue(value: unknown): string {
+  if (value === null) return 'null';
+  const kind = Array.isArray(value) ? 'an array' : typeof value === 'object' ? 'an object' : `a ${typeof value}`;
+  const text = JSON.stringify(value) ?? String(value);
+  return `${kind} (${text.length > 60 ? `${text.slice(0, 57)}...` : text})`;
+}
+
+// CSV/TSV: csv.ts splits records and checks their field counts; this picks
+// the text columns and joins them.
 async function* csvRecords(path: string, spec: ReaderSpec): AsyncGenerator<ReadResult> {
-  const lines = readLines(path, spec.maxLineBytes);
-  try {
-    yield* csvRows(lines, spec);
-  } finally {
-    // csvRows pulls lines by hand, so the file is closed here if the caller stops early.
-    await lines.return(undefined);
-  }
-}
-
-async function* csvRows(lines: AsyncGenerator<RawLine>, spec: ReaderSpec): AsyncGenerator<ReadResult> {
   const delimiter = spec.format === 'tsv' ? '\t' : ',';
-  const replay: RawLine[] = [];
-  const next = async (): Promise<RawLine | undefined> => replay.shift() ?? (await lines.next()).value ?? undefined;
-  let columns: number[] | undefined = spec.header ? undefined : resolveColumns(spec.columns, undefined, 1);
-  for (;;) {
-    const first = await next();
-    if (first === undefined) return;
-    if (first.error) {
-      yield lineError(first, spec.maxLineBytes);
+  const rows = csvRows(path, { delimiter, quote: spec.quote === false ? null : spec.quote, header: spec.header, maxLineBytes: spec.maxLineBytes });
+  let columns: number[] | undefined;
+  for await (const row of rows) {
+    if (row.bad !== undefined) {
+      yield row;
       continue;
     }
-    if (isBlank(first.text)) continue;
-    const group: RawLine[] = [first];
-    let text = first.text;
-    if (spec.quote !== false && countQuotes(text, spec.quote) % 2 === 1) {
-      let bytes = first.bytes;
-      let closed = false;
-      for (;;) {
-        const more = await next();
-        if (more === undefined) break;
-        group.push(more);
-        if (more.error || bytes + more.bytes + 1 > spec.maxLineBytes) break;
-        text += '\n' + more.text;
-        bytes += more.bytes + 1;
-        if (countQuotes(more.text, spec.quote) % 2 === 1) {
-          closed = true;
-          break;
-        }
-      }
-      if (!closed) {
-        replay.unshift(...group.slice(1));
-        yield { bad: 'unbalanced_quote', message: 'quoted field never closed', line: first.line };
-        continue;
-      }
-    }
-    let fields: string[];
-    try {
-      const rows = parseCsv(text, { delimiter, quote: spec.quote === false ? null : spec.quote, relax_column_count: true }) as string[][];
-      if (rows.length !== 1) throw new Error(`expected one record, found ${rows.length}`);
-      fields = rows[0];
-    } catch (error) {
-      replay.unshift(...group.slice(1));
-      yield { bad: 'malformed_csv', message: (error as Error).message, line: first.line };
-      continue;
-    }
-    if (columns === undefined) {
-      columns = resolveColumns(spec.columns, fields, first.line);
-      continue;
-    }
-    const missing = columns.find((index) => index >= fields.length);
-    if (missing !== undefined) {
-      const message = `row has ${fields.length} fields, the text column (0-based index ${missing}) is missing`;
-      yield { bad: 'missing_column', message, line: first.line };
-      continue;
-    }
-    const value = columns.map((index) => fields[index]).join(' ');
-    if (isBlank(value)) yield { bad: 'empty_text', message: 'the text columns are empty', line: first.line };
-    else yield { text: value, line: first.line };
+    columns ??= resolveColumns(spec.columns, row.header ? row.fields : undefined, row.fields.length, row.line);
+    if (row.header) continue;
+    const value = columns.map((index) => row.fields[index]).join(' ');
+    if (isBlank(value)) yield { bad: 'empty_text', message: 'the text columns are empty', line: row.line };
+    else yield { text: value, line: row.line };
   }
-}
-
-// Column names are looked up in the header; indexes are 0-based.
-function resolveColumns(wanted: Array<string | number>, header: string[] | undefined, line: number): number[] {
-  return wanted.map((column) => {
-    if (typeof column === 'number') return column;
-    const index = header?.indexOf(column) ?? -1;
-    if (index < 0) {
-      const found = header ? `the header has ${header.map((h) => JSON.stringify(h)).join(', ')}` : 'there is no header';
-      throw new ReaderConfigError(`column "${column}" not found: ${found}`, line);
-    }
-    return index;
-  });
 }
