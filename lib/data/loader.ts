@@ -38,6 +38,15 @@ export interface DataLoaderOptions<T> {
   /** Number of ranks; each rank gets a disjoint, equal share (padded by repeating examples). @default 1 */
   worldSize?: number;
   /**
+   * Pad the ranks' shares to equal length by repeating examples (PyTorch's
+   * DistributedSampler; training needs it, every rank steps together). With
+   * false every example is on exactly one rank and shares differ by at most
+   * one: what evaluation gathered over the ranks needs (the Trainer reads a
+   * loader this way by itself, through {@link DataLoader.unpadded}).
+   * @default true
+   */
+  padShards?: boolean;
+  /**
    * Batch examples of similar length together to save padding: `true` uses
    * the dataset's `lengthOf`, or give a function of the index.
    * @default false
@@ -72,7 +81,9 @@ export class DataLoader<T> {
   readonly dropLast: boolean;
   readonly rank: number;
   readonly worldSize: number;
+  readonly padShards: boolean;
   readonly prefetch: number;
+  readonly #options: DataLoaderOptions<T>;
   readonly #collate: Collate<T>;
   readonly #lengthOf: ((index: number) => number) | undefined;
   #epoch = 0;
@@ -91,6 +102,7 @@ export class DataLoader<T> {
     const opts = optionsObject(options, 'options');
     if (typeof opts.collate !== 'function') throw typeError('a function', 'collate', opts.collate);
     this.dataset = dataset;
+    this.#options = options;
     this.#collate = opts.collate;
     this.batchSize = optionalInteger(opts.batchSize, 'batchSize', NaN, 1);
     if (Number.isNaN(this.batchSize)) throw typeError('an integer', 'batchSize', opts.batchSize);
@@ -100,6 +112,7 @@ export class DataLoader<T> {
     this.worldSize = optionalInteger(opts.worldSize, 'worldSize', 1, 1);
     this.rank = optionalInteger(opts.rank, 'rank', 0, 0);
     if (this.rank >= this.worldSize) throw rangeError(`a rank below worldSize (${this.worldSize})`, 'rank', this.rank);
+    this.padShards = optionalBoolean(opts.padShards, 'padShards', true);
     this.prefetch = optionalInteger(opts.prefetch, 'prefetch', 2, 0, 1024);
     const bucket = opts.bucketByLength;
     if (bucket === true) {
@@ -112,9 +125,15 @@ export class DataLoader<T> {
     }
   }
 
+  /** This loader with every example on one rank only (`padShards: false`), or itself if it has that already. */
+  unpadded(): DataLoader<T> {
+    return this.padShards && this.worldSize > 1 ? new DataLoader(this.dataset, { ...this.#options, padShards: false }) : this;
+  }
+
   /** Batches per epoch for this rank. */
   get length(): number {
-    const perRank = Math.ceil(this.dataset.length / this.worldSize);
+    const n = this.dataset.length;
+    const perRank = this.padShards ? Math.ceil(n / this.worldSize) : Math.floor(n / this.worldSize) + (this.rank < n % this.worldSize ? 1 : 0);
     return this.dropLast ? Math.floor(perRank / this.batchSize) : Math.ceil(perRank / this.batchSize);
   }
 
@@ -200,7 +219,7 @@ export class DataLoader<T> {
   }
 
   #makePlan(epoch: number): number[][] {
-    const own = rankIndices(this.dataset.length, this.shuffle, this.seed, epoch, this.rank, this.worldSize);
+    const own = rankIndices(this.dataset.length, this.shuffle, this.seed, epoch, this.rank, this.worldSize, this.padShards);
     const size = this.batchSize;
     let batches: number[][] = [];
     if (this.#lengthOf) {
@@ -222,15 +241,18 @@ export class DataLoader<T> {
 /**
  * The indices rank `rank` of `worldSize` sees in `epoch`: PyTorch
  * DistributedSampler's (drop_last=False) split of a shuffled or sequential
- * order, padded by repeating its start so every rank has ceil(n / worldSize).
+ * order, padded by repeating its start so every rank has ceil(n / worldSize)
+ * (unless `pad` is false).
  * @example
  * rankIndices(10, false, 0, 0, 1, 4); // [1, 5, 9]
+ * rankIndices(10, false, 0, 0, 3, 4); // [3, 7, 0]
+ * rankIndices(10, false, 0, 0, 3, 4, false); // [3, 7]
  */
-export function rankIndices(n: number, shuffle: boolean, seed: number, epoch: number, rank: number, worldSize: number): number[] {
+export function rankIndices(n: number, shuffle: boolean, seed: number, epoch: number, rank: number, worldSize: number, pad = true): number[] {
   if (n === 0) return [];
   const order = Array.from({ length: n }, (_, i) => i);
   if (shuffle) new Rng(seed, epoch).shuffle(order);
-  const total = Math.ceil(n / worldSize) * worldSize;
+  const total = pad ? Math.ceil(n / worldSize) * worldSize : n;
   const own: number[] = [];
   for (let k = rank; k < total; k += worldSize) own.push(order[k % n]);
   return own;

@@ -1,13 +1,39 @@
 /**
- * What the Trainer needs from a process group: evaluation over every rank's
- * shard. Each rank packs its prediction batches into one float64 array (ids
- * and shapes are exact in float64), the arrays are padded to the longest and
- * all-gathered, and every rank unpacks the same global EvalPrediction, so all
- * ranks take the same best-model and early-stopping decisions.
+ * What the Trainer needs from a process group: figures that mean the same on
+ * N ranks as on one. Evaluation runs over every rank's shard: each rank packs
+ * its prediction batches into one float64 array (ids and shapes are exact in
+ * float64), the arrays are padded to the longest and all-gathered, and every
+ * rank unpacks the same global EvalPrediction, so all ranks take the same
+ * best-model and early-stopping decisions. Each training step's loss and
+ * example count are summed over the ranks (one small all-reduce per step).
  */
 import type { ProcessGroup } from '../distributed/process-group.js';
 import { tensor, type Tensor } from '../tensor.js';
 import type { EvalPrediction, PredictionBatch } from './predictions.js';
+import type { EvalData } from './source.js';
+
+/**
+ * A step's loss over the global batch (the ranks' mean losses weighted by
+ * their loss terms: what one process with the whole batch computes) and its
+ * examples over all ranks. Every rank calls it every step, skipped or not.
+ */
+export async function globalStep(pg: ProcessGroup, loss: number, terms: number, rows: number): Promise<{ loss: number; rows: number }> {
+  const finite = Number.isFinite(loss);
+  const sums = tensor([finite ? loss * terms : 0, finite ? terms : 0, rows, finite ? 0 : 1], { dtype: 'float64', device: pg.device });
+  try {
+    await pg.allReduce(sums, 'sum');
+    const [lossSum, allTerms, allRows, nonFinite] = sums.toArray() as Float64Array;
+    return { loss: nonFinite > 0 ? NaN : allTerms > 0 ? lossSum / allTerms : NaN, rows: allRows };
+  } finally {
+    sums.dispose();
+  }
+}
+
+/** A DataLoader read with each example on one rank only (its shards unpadded); other sources as they are. */
+export function unpaddedShards(data: EvalData): EvalData {
+  const loader = data as EvalData & { unpadded?: () => EvalData };
+  return typeof loader.unpadded === 'function' ? loader.unpadded() : data;
+}
 
 function pack(batches: PredictionBatch[]): Float64Array {
   const out: number[] = [batches.length];

@@ -18,14 +18,14 @@ import path from 'node:path';
 import { invalidRange, invalidType, TorchValueError } from '../errors.js';
 import { PreTrainedBert, type Batch } from '../models/bert.js';
 import { confusionMatrix, classificationReport } from '../metrics/index.js';
-import { manualSeed } from '../tensor.js';
+import { manualSeed, Tensor } from '../tensor.js';
 import { labelsToArray, lossTerms } from './batch-utils.js';
 import type { LogRecord, StepRecord, TrainerState } from './callbacks.js';
 import { listCheckpoints, loadCheckpointInto, loadWeightsInto, readTrainerState, rotateCheckpoints, saveCheckpoint } from './checkpoint.js';
 import { resolveOptions, type ResolvedOptions, type Strategy, type TrainerOptions } from './options.js';
 import { argmaxRows, defaultMetrics, flattenPredictions, type EvalPrediction, type PredictionBatch } from './predictions.js';
 import { Progress } from './progress.js';
-import { gatherPredictions } from './distributed.js';
+import { gatherPredictions, globalStep, unpaddedShards } from './distributed.js';
 import { writeReport, type ReportEvaluation } from './report.js';
 import { isBatchSource, type BatchSource, type EvalData } from './source.js';
 
@@ -66,8 +66,14 @@ export type StopReason = 'completed' | 'aborted' | 'early_stopping' | 'callback'
 export interface FitResult {
   globalStep: number;
   epoch: number;
-  /** Mean training loss over the steps this call ran (skipped steps excluded). */
+  /**
+   * Mean training loss over the steps this call ran (skipped steps excluded).
+   * Each step's loss is over the global batch: with a process group, the
+   * ranks' losses weighted by their loss terms, as one process would compute it.
+   */
   trainLoss: number;
+  /** Training examples per second over all ranks (HF `train_samples_per_second`). */
+  samplesPerSecond: number;
   stopReason: StopReason;
   bestMetric: number | null;
   bestCheckpoint: string | null;
@@ -169,6 +175,10 @@ export class Trainer {
       invalidType('a BatchSource or an iterable of batches', 'data', data);
     const model = this.model;
     const mlm = model.architecture === 'BertForMaskedLM' || model.architecture === 'BertForPreTraining';
+    const pg = this.options.processGroup;
+    // Gathered evaluation counts each example once: a DataLoader's shards are
+    // padded by repeating examples (as DistributedSampler's), read here without.
+    if (pg) data = unpaddedShards(data);
     const wasTraining = model.training;
     const batches: PredictionBatch[] = [];
     let lossSum = 0;
@@ -199,7 +209,6 @@ export class Trainer {
     const id2label = model.config.id2label;
     const labelNames = id2label ? Object.keys(id2label).sort((a, b) => +a - +b).map((k) => id2label[k]) : undefined;
     const local = { batches, loss: terms ? lossSum / terms : NaN, architecture: model.architecture, labelNames };
-    const pg = this.options.processGroup;
     return pg ? gatherPredictions(pg, local, terms) : local;
   }
 }
@@ -251,6 +260,10 @@ class FitRun {
   // Over this call:
   runLoss = 0;
   runSteps = 0;
+  runSamples = 0;
+  // Loss terms and examples of the step that just ran (this rank's).
+  stepTerms = 0;
+  stepRows = 0;
   started = 0;
   runtimeBefore = 0;
 
@@ -384,6 +397,8 @@ class FitRun {
     const skip = o.onNonFinite === 'skip';
     // Dropout's random stream for this step depends only on (seed, step): see the file header.
     manualSeed(o.seed + this.state.global_step);
+    this.stepTerms = window.reduce((sum, b) => sum + lossTerms(b), 0);
+    this.stepRows = window.reduce((sum, b) => sum + batchRows(b), 0);
     if (window.length === 1) {
       try {
         const r = await model.trainStep(window[0], { maxGradNorm: o.maxGradNorm, skipNonFinite: skip });
@@ -419,6 +434,12 @@ class FitRun {
 
   async afterStep(rec: StepRecord): Promise<void> {
     const { o, state } = this;
+    // Every figure below (progress, logs, callbacks, trainLoss) is the global
+    // batch's: HF's Trainer reduces the loss over processes before logging it.
+    const pg = o.processGroup;
+    const global = pg ? await globalStep(pg, rec.skipped ? NaN : rec.loss, this.stepTerms, this.stepRows) : { loss: rec.loss, rows: this.stepRows };
+    if (!rec.skipped) rec = { ...rec, loss: global.loss };
+    this.runSamples += global.rows;
     state.global_step = rec.step;
     state.epoch = rec.step / this.stepsPerEpoch;
     if (rec.skipped) {
@@ -553,10 +574,15 @@ class FitRun {
     const { state } = this;
     return {
       globalStep: state.global_step, epoch: state.epoch, trainLoss: this.runSteps ? this.runLoss / this.runSteps : NaN,
+      samplesPerSecond: this.runSamples / ((performance.now() - this.started) / 1000),
       stopReason: this.stopReason ?? 'completed', bestMetric: state.best_metric, bestCheckpoint: state.best_model_checkpoint,
       lastCheckpoint: this.lastCheckpoint, runDir: this.t.runDir, runtime: (performance.now() - this.started) / 1000, state,
     };
   }
+}
+
+function batchRows(batch: Batch): number {
+  return batch.shape?.[0] ?? (batch.inputIds instanceof Tensor ? batch.inputIds.shape[0] : 0);
 }
 
 function round(x: number): number {
