@@ -35,6 +35,11 @@ export interface LoadedBinding {
   prebuilt: boolean;
 }
 
+/** The command that installs the addon: a dependency reruns its install hook, a checkout builds. */
+function fixCommand(root: string): string {
+  return root.split(path.sep).includes('node_modules') ? 'npm rebuild bertorch' : 'npm run build:native';
+}
+
 function load(): LoadedBinding {
   const root = packageRoot();
   const gypBuild = require('node-gyp-build') as { (dir: string): Binding; resolve(dir: string): string };
@@ -47,9 +52,10 @@ function load(): LoadedBinding {
       path.join(root, 'build', 'Debug', 'bertorch.node'),
       path.join(root, 'prebuilds', `${process.platform}-${process.arch}`, '*.node'),
     ];
+    // First line: what to run (an install with --ignore-scripts lands here).
     throw new Error(
-      `bertorch: the native addon is not built. Tried:\n${tried.map((t) => '  - ' + t).join('\n')}\n` +
-        'Run `npm run build:native` (it finds libtorch, or `bash scripts/setup-libtorch.sh` installs one).',
+      `bertorch: the native addon is not built: run \`${fixCommand(root)}\` (an install with --ignore-scripts skips its build).\n` +
+        `Tried:\n${tried.map((t) => '  - ' + t).join('\n')}`,
     );
   }
   const prebuilt = file.includes(`${path.sep}prebuilds${path.sep}`);
@@ -82,11 +88,12 @@ function preloadLibtorchFor(file: string, root: string): void {
   const out = execFileSync(process.execPath, [path.join(root, 'scripts', 'find-libtorch.mjs'), '--json'], { encoding: 'utf8', timeout: 120_000 });
   const found = JSON.parse(out.trim().split('\n').pop()!) as { root?: string; version?: string; tried?: string[] };
   if (!found.root || !found.version)
-    throw new Error(`bertorch: the prebuilt binary ${file} needs libtorch ${meta.libtorchVersion ?? '(unknown)'}, and none was found. Tried:\n` +
-      (found.tried ?? []).map((t) => `  - ${t}`).join('\n') + '\nSet LIBTORCH or run `bash scripts/setup-libtorch.sh`.');
+    throw new Error(`bertorch: the prebuilt binary needs libtorch ${meta.libtorchVersion ?? '(unknown)'} and none was found: run \`${fixCommand(root)}\` ` +
+      `(it installs PyTorch into the shared cache), or set LIBTORCH.\nBinary: ${file}\nTried:\n` +
+      (found.tried ?? []).map((t) => `  - ${t}`).join('\n'));
   if (meta.libtorchVersion !== found.version)
     throw new Error(`bertorch: the prebuilt binary ${file} was built for libtorch ${meta.libtorchVersion ?? '(unknown)'}, ` +
-      `but libtorch ${found.version} was found at ${found.root}. Run \`npm run build:native\` to compile for it, or install libtorch ${meta.libtorchVersion}.`);
+      `but libtorch ${found.version} was found at ${found.root}. Run \`${fixCommand(root)}\` to compile for it, or install libtorch ${meta.libtorchVersion}.`);
   const flags = os.constants.dlopen.RTLD_NOW | os.constants.dlopen.RTLD_GLOBAL | RTLD_NODELETE;
   for (const lib of ['libc10.so', 'libtorch_cpu.so', 'libc10_cuda.so', 'libtorch_cuda.so', 'libtorch.so']) {
     const p = path.join(found.root, 'lib', lib);

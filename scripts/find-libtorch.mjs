@@ -1,16 +1,34 @@
 // Finds libtorch, in the order the README documents:
 //   1. LIBTORCH            an unpacked libtorch (include/, lib/)
 //   2. Torch_DIR           a folder holding TorchConfig.cmake
-//   3. Python PyTorch      BERTORCH_PYTHON, the project's .venv, then python3
+//   3. Python PyTorch      BERTORCH_PYTHON, the project's .venv, the shared
+//                          cache's venv (<cache>/torch-<version>), then python3
 //   4. a system package    /usr (Debian's libtorch-dev) when >= 2.1
 // Returns { root, via, version } or null. Never downloads anything.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 
 export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const PINNED_TORCH = '2.11.0';
+
+/**
+ * The per-machine cache that every app and checkout shares (as puppeteer's
+ * browsers): PyTorch's venv (torch-<version>) and Gloo's headers (gloo-<version>).
+ * BERTORCH_CACHE overrides it.
+ */
+export function cacheDir() {
+  if (process.env.BERTORCH_CACHE) return path.resolve(process.env.BERTORCH_CACHE);
+  const base = process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
+  return path.join(base, 'bertorch');
+}
+
+/** The shared venv that scripts/setup-libtorch.sh installs the pinned PyTorch into. */
+export function cachedTorchVenv(version = process.env.BERTORCH_TORCH_VERSION || PINNED_TORCH) {
+  return path.join(cacheDir(), `torch-${version}`);
+}
 
 export function libtorchVersion(root) {
   for (const rel of ['include/torch/headeronly/version.h', 'include/torch/csrc/api/include/torch/version.h']) {
@@ -27,6 +45,7 @@ export function pythonCandidates() {
   const list = [];
   if (process.env.BERTORCH_PYTHON) list.push(process.env.BERTORCH_PYTHON);
   list.push(path.join(projectRoot, '.venv', 'bin', 'python'));
+  list.push(path.join(cachedTorchVenv(), 'bin', 'python'));
   list.push('python3');
   return list;
 }

@@ -1,35 +1,52 @@
 // npm install hook: use the addon that is already there (a prebuilt binary
 // under prebuilds/ or an earlier build) when it loads against the libtorch
 // found now; otherwise compile it (and, when no libtorch exists, fetch
-// PyTorch from PyPI into .venv first).
+// PyTorch from PyPI into the shared cache first).
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { buildNative } from './build-native.mjs';
 import { findLibtorch, projectRoot } from './find-libtorch.mjs';
+import { GLOO_OPT_OUT } from './gloo.mjs';
+
+/** A checkout (tsconfig.json is not packed) loads its TypeScript through tsx, a devDependency. */
+function probeArgs() {
+  const probe = (entry) => `import(${JSON.stringify(entry)}).then((m) => { const i = m.native().info(); ` +
+    `console.log(JSON.stringify({ version: i.libtorchVersion, backends: i.distributedBackends })); })`;
+  if (existsSync(path.join(projectRoot, 'tsconfig.json'))) {
+    try {
+      const tsx = createRequire(path.join(projectRoot, 'package.json')).resolve('tsx');
+      return ['--import', pathToFileURL(tsx).href, '-e', probe('./lib/binding.ts')];
+    } catch { /* no tsx: fall through to dist */ }
+  }
+  return ['-e', probe('./dist/lib/binding.js')];
+}
 
 function loads() {
-  // In a child process (a failed dlopen must not poison this one), through
-  // lib/binding: it checks a prebuilt binary against the local libtorch and
-  // preloads that libtorch. The published package runs dist/; a checkout runs
-  // the TypeScript through tsx (a devDependency, installed before this hook).
-  const dist = existsSync(path.join(projectRoot, 'dist', 'lib', 'binding.js'));
-  const entry = dist ? './dist/lib/binding.js' : './lib/binding.ts';
-  const probe = `import(${JSON.stringify(entry)}).then((m) => console.log(m.native().info().libtorchVersion))`;
-  const args = dist ? ['-e', probe] : ['--import', 'tsx', '-e', probe];
-  const r = spawnSync(process.execPath, args, { cwd: projectRoot, encoding: 'utf8' });
+  // In a child process: a failed dlopen must not poison this one. lib/binding
+  // checks a prebuilt binary against the local libtorch and preloads that libtorch.
+  const r = spawnSync(process.execPath, probeArgs(), { cwd: projectRoot, encoding: 'utf8' });
   if (r.status !== 0 && r.stderr.includes('was built for libtorch')) console.log(r.stderr.trim().split('\n')[0]);
-  return r.status === 0 ? r.stdout.trim().split('\n').pop() : null;
+  if (r.status !== 0) return null;
+  const { version, backends } = JSON.parse(r.stdout.trim().split('\n').pop());
+  // An earlier build without Gloo is not kept unless that was asked for.
+  if (!backends.includes('gloo') && !process.env[GLOO_OPT_OUT]) {
+    console.log(`bertorch: the addon at hand has no Gloo backend (${GLOO_OPT_OUT} is not set): building it again`);
+    return null;
+  }
+  return version;
 }
 
 if (process.env.BERTORCH_SKIP_INSTALL) process.exit(0);
-let version = loads();
+let version = process.env.BERTORCH_FORCE_BUILD ? null : loads();
 // A prebuilt binary needs a libtorch too: fetch the pinned one, then try again before compiling.
-if (!version && !findLibtorch() && existsSync(path.join(projectRoot, 'prebuilds'))) {
+if (!version && !process.env.BERTORCH_FORCE_BUILD && !findLibtorch() && existsSync(path.join(projectRoot, 'prebuilds'))) {
   const r = spawnSync('bash', [path.join(projectRoot, 'scripts', 'setup-libtorch.sh')], { stdio: 'inherit' });
   if (r.status === 0) version = loads();
 }
-if (version && !process.env.BERTORCH_FORCE_BUILD) {
+if (version) {
   console.log(`bertorch: native addon loads (libtorch ${version}); nothing to build`);
   process.exit(0);
 }

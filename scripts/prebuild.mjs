@@ -14,11 +14,16 @@ try {
   const torch = buildNative({ setup: true });
   const dir = path.join(projectRoot, 'prebuilds', `${process.platform}-${process.arch}`);
   mkdirSync(dir, { recursive: true });
-  copyFileSync(path.join(projectRoot, 'build', 'Release', 'bertorch.node'), path.join(dir, 'node.napi.node'));
+  const binary = path.join(dir, 'node.napi.node');
+  copyFileSync(path.join(projectRoot, 'build', 'Release', 'bertorch.node'), binary);
+  // The build's rpath names this machine's libtorch folder; lib/binding.ts
+  // preloads the libtorch found on the user's machine instead.
+  setRunpath(binary, '$ORIGIN');
   const meta = {
     libtorchVersion: torch.version,
     cuda: existsSync(path.join(torch.root, 'lib', 'libtorch_cuda.so')),
     builtFrom: torch.via,
+    gloo: torch.gloo ? torch.gloo.version : null,
     node: process.version,
     napi: 8,
     date: new Date().toISOString(),

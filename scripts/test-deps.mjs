@@ -8,6 +8,11 @@ import { projectRoot } from './find-libtorch.mjs';
 
 const py = process.env.BERTORCH_PYTHON ?? path.join(projectRoot, '.venv', 'bin', 'python');
 const req = path.join(projectRoot, 'requirements-dev.txt');
+if (!existsSync(py) && !process.env.BERTORCH_PYTHON) {
+  // The install found torch in the shared cache and made no .venv: make it now,
+  // with torch linked from the cache (no download).
+  spawnSync('bash', [path.join(projectRoot, 'scripts', 'setup-libtorch.sh')], { stdio: 'inherit' });
+}
 if (!existsSync(py)) {
   console.error(`bertorch tests: ${py} is missing; run \`npm install\` first (it creates .venv) or set BERTORCH_PYTHON`);
   process.exit(1);

@@ -1,6 +1,7 @@
 // Data-parallel training over torch.distributed (Gloo) on loopback, with real
 // processes started by bertorch-run.
-import test, { type ExecutionContext } from 'ava';
+import { type ExecutionContext } from 'ava';
+import test from './helpers/gloo.js';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

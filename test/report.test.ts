@@ -1,6 +1,6 @@
 // report.html: self-contained, and its charts really draw in headless Chromium.
 // Needs a Chromium binary (CI: `apt-get install -y chromium`; or set CHROMIUM_PATH).
-// Without one the browser test fails under CI and is skipped elsewhere.
+// Without one the browser test fails under CI and is skipped elsewhere, saying why.
 import test from 'ava';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -56,13 +56,16 @@ test('the report is one self-contained page with the data, tables and config', a
   t.regex(html, /&quot;hidden_size&quot;: 32/);
 });
 
-test('headless Chromium draws every chart of the report', async (t) => {
-  const chromium = findChromium();
-  if (!chromium) {
-    if (process.env.CI) t.fail('Chromium not found: apt-get install -y chromium (or set CHROMIUM_PATH)');
-    else t.pass('Chromium not found; skipped (apt-get install -y chromium to run it)');
-    return;
-  }
+// Outside CI a missing browser skips the test, with the reason printed and in its title.
+const browser = findChromium();
+const noBrowser = 'Chromium not found: apt-get install -y chromium (or set CHROMIUM_PATH)';
+if (!browser && !process.env.CI) console.log(`report.test.ts: skipping the browser test: ${noBrowser}`);
+const browserTest = browser || process.env.CI ? test : test.skip;
+const browserTitle = 'headless Chromium draws every chart of the report' + (browser || process.env.CI ? '' : ` (skipped: ${noBrowser})`);
+
+browserTest(browserTitle, async (t) => {
+  const chromium = browser;
+  if (!chromium) return t.fail(noBrowser);
   const dir = await mkdtemp(path.join(tmpdir(), 'bertorch-report-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const file = path.join(dir, 'report.html');

@@ -1,7 +1,7 @@
 // Trainer({ processGroup }) with two real processes on loopback: weights start
 // equal (broadcast), stay equal (averaged gradients), evaluation is gathered
 // from both shards, and only rank 0 writes checkpoints and logs.
-import test from 'ava';
+import test from './helpers/gloo.js';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
