@@ -369,8 +369,8 @@ export class Tokenizer {
   encode(text: Source, pair?: Source | null, options?: EncodeOptions): Promise<Encoding>;
   encode(text: Source, options?: EncodeOptions): Promise<Encoding>;
   async encode(text: Source, pairOrOptions?: Source | null | EncodeOptions, maybeOptions?: EncodeOptions): Promise<Encoding> {
-    const pairGiven = pairOrOptions === null || typeof pairOrOptions === 'string' || Array.isArray(pairOrOptions);
-    const [pair, options] = pairGiven ? [pairOrOptions as Source | null, maybeOptions] : [undefined, pairOrOptions as EncodeOptions | undefined];
+    const isOptions = pairOrOptions !== null && typeof pairOrOptions === 'object' && !Array.isArray(pairOrOptions);
+    const [pair, options] = isOptions ? [undefined, pairOrOptions as EncodeOptions] : [pairOrOptions as Source | null | undefined, maybeOptions];
     const plan = encodePlan(options, this.modelMaxLength, false);
     checkSource(text, 'text', plan.words);
     if (pair !== undefined && pair !== null) checkSource(pair, 'pair', plan.words);
