@@ -165,9 +165,13 @@ export class PreTrainedBert implements Disposable {
 
   /** @internal Use create() or fromPretrained(). */
   constructor(config: BertConfig, architecture: Architecture, seed: number) {
+    // Checked here too, not only in create(): a config of absurd sizes given
+    // to the constructor would build layer after layer until memory runs out.
+    config = makeConfig(config);
+    if (!ARCHITECTURES.includes(architecture)) invalidRange(`one of ${ARCHITECTURES.join(', ')}`, 'architecture', architecture);
+    if (!Number.isSafeInteger(seed) || seed < 0) invalidRange('a non-negative integer', 'seed', seed);
     this.config = config;
     this.architecture = architecture;
-    if (!Number.isSafeInteger(seed) || seed < 0) invalidRange('a non-negative integer', 'seed', seed);
     const cfg = { ...config, num_labels: numLabelsOf(config) };
     this.#m = new (native().Model)(cfg, architecture, seed);
   }
@@ -198,7 +202,13 @@ export class PreTrainedBert implements Disposable {
     const model = new this(config, arch, opts.seed ?? 42);
     try {
       const { tensors } = await loadStateDictFiles(dir);
-      model.loadReport = model.#loadRecords(tensors, opts.ignoreMismatchedSizes ?? false);
+      try {
+        model.loadReport = model.#loadRecords(tensors, opts.ignoreMismatchedSizes ?? false);
+      } catch (e) {
+        // Say which folder's checkpoint did not fit (SafetensorsErrors name their file already).
+        if (e instanceof RangeError) e.message = `${dir}: ${e.message}`;
+        throw e;
+      }
     } catch (e) {
       model.dispose();
       throw withCallSite(e, site);

@@ -150,7 +150,8 @@ export async function readConfig(dir: string): Promise<BertConfig> {
   const file = path.join(dir, 'config.json');
   let raw: unknown;
   try {
-    raw = JSON.parse(await readFile(file, 'utf8'));
+    // Decoded strictly: readFile(file, 'utf8') turns bad bytes into U+FFFD, a silently changed label name.
+    raw = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(await readFile(file)));
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     throw Object.assign(new Error(err.code === 'ENOENT' ? `${file}: no config.json in this model folder` : `${file}: not valid JSON (${err.message})`),

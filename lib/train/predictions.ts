@@ -4,6 +4,7 @@
  * the default metrics over them: accuracy and macro precision / recall / F1
  * through lib/metrics (sklearn's numbers), masked-token accuracy for MLM.
  */
+import { invalidRange, invalidType } from '../errors.js';
 import { classificationReport } from '../metrics/index.js';
 
 /** One batch's logits and labels. */
@@ -30,6 +31,9 @@ export interface EvalPrediction {
 
 /** Index of the largest of each row of `size` values. */
 export function argmaxRows(data: Float32Array, size: number): Int32Array {
+  if (!(data instanceof Float32Array)) invalidType('a Float32Array', 'data', data);
+  // A size that does not divide the data (0.001 made a billion rows) is a caller's bug.
+  if (!Number.isInteger(size) || size < 1 || data.length % size !== 0) invalidRange(`a positive integer that divides data.length (${data.length})`, 'size', size);
   const rows = data.length / size;
   const out = new Int32Array(rows);
   for (let r = 0; r < rows; r++) {
