@@ -29,7 +29,8 @@ const scopes: Set<Tensor>[] = [];
 // tick's microtasks run are registered. Big ones (>= 16 KB, flagged in the
 // handle, see native/tensor.h) register at once, so a GC during a long
 // synchronous loop already finds them.
-const finalizer = new FinalizationRegistry<NativeTensor>((handle) => { native().dispose(handle); });
+// A throw from a finalizer would end the process: the handle is released or nothing.
+const finalizer = new FinalizationRegistry<NativeTensor>((handle) => { try { native().dispose(handle); } catch { /* not a live handle */ } });
 let young: Tensor[] = [];
 const SLOT_SPAN = 2 ** 24;
 const isBig = (handle: NativeTensor) => Math.floor(handle / SLOT_SPAN) % 2 === 1;
@@ -73,6 +74,10 @@ export class Tensor implements Disposable {
 
   /** @internal Takes ownership of a native handle; users create tensors with the factories. */
   constructor(handle: NativeTensor) {
+    // Handles come from the addon (see native/tensor.cc): integers with a slot and a generation.
+    if (typeof handle !== 'number' || !Number.isSafeInteger(handle) || handle < SLOT_SPAN) {
+      throw new TypeError(`Expected a native tensor handle (tensors are made by tensor(), zeros() and the ops, not by new Tensor) for handle but received ${String(handle).slice(0, 40)}`);
+    }
     this.#h = handle;
     if (isBig(handle)) this._register();
     else if (young.push(this) === 1) queueMicrotask(registerYoung);

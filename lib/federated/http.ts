@@ -297,6 +297,15 @@ export interface HttpClientOptions {
   onPulled?: (round: number) => void;
   /** Give up after this many consecutive failed requests (server gone). @default 20 */
   maxRetries?: number;
+  /**
+   * Longest wait for one answer of the server, retries included: a server
+   * that is down, or accepts connections and never answers, gives an error
+   * after this long instead of a client that waits forever. Keep it above the
+   * server's pollMs (a /task request is held that long) and the time an
+   * update takes to upload.
+   * @default 60000
+   */
+  deadlineMs?: number;
   signal?: AbortSignal;
 }
 
@@ -306,20 +315,42 @@ export interface HttpClientOptions {
  * @example await runHttpClient('http://127.0.0.1:4000', 'clinic-3', new BertClient({ model, examples }));
  */
 export async function runHttpClient(url: string, clientId: string, client: FederatedClient, o: HttpClientOptions = {}): Promise<number> {
-  if (!ID_RE.test(clientId)) invalidRange(`an id matching ${ID_RE}`, 'clientId', clientId);
+  // A URL that cannot work fails now, not after maxRetries back-offs.
+  let parsed: URL | undefined;
+  try {
+    parsed = typeof url === 'string' ? new URL(url) : undefined;
+  } catch {
+    parsed = undefined;
+  }
+  if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')) invalidRange('an http:// or https:// URL', 'url', url);
+  if (typeof clientId !== 'string' || !ID_RE.test(clientId)) invalidRange(`an id matching ${ID_RE}`, 'clientId', clientId);
+  if (o === null || typeof o !== 'object') invalidRange('an options object', 'options', o);
   const log = o.log ?? ((l) => process.stderr.write(`[${clientId}] ${l}\n`));
   const base = url.replace(/\/$/, '');
   const q = (path: string, params: Record<string, string | number>) => `${base}${path}?${new URLSearchParams(Object.entries(params).map(([k, v]): [string, string] => [k, String(v)]))}`;
+  const maxRetries = o.maxRetries ?? 20;
+  if (!Number.isInteger(maxRetries) || maxRetries < 0) invalidRange('an integer >= 0', 'maxRetries', o.maxRetries);
+  const deadlineMs = o.deadlineMs ?? 60_000;
+  if (!Number.isFinite(deadlineMs) || deadlineMs <= 0 || deadlineMs > 2 ** 31 - 1) invalidRange('a number of milliseconds from 1 to 2^31 - 1', 'deadlineMs', o.deadlineMs);
   let failures = 0;
+  // One answer (headers and body) within deadlineMs of the first try, whatever the retries.
   const request = async (input: string, init?: RequestInit): Promise<Response> => {
+    const deadline = Date.now() + deadlineMs;
     for (;;) {
+      const left = deadline - Date.now();
+      const timeout = AbortSignal.timeout(Math.max(1, left));
       try {
-        const r = await fetch(input, { ...init, signal: o.signal });
+        const r = await fetch(input, { ...init, signal: o.signal ? AbortSignal.any([o.signal, timeout]) : timeout });
         failures = 0;
         return r;
       } catch (e) {
-        if (o.signal?.aborted || ++failures > (o.maxRetries ?? 20)) throw e;
-        await new Promise((r) => setTimeout(r, Math.min(2000, 100 * 2 ** failures)));
+        if (o.signal?.aborted) throw e;
+        const timedOut = timeout.aborted || Date.now() >= deadline;
+        if (timedOut || ++failures > maxRetries) {
+          const why = timedOut ? `no answer within deadlineMs (${deadlineMs} ms)` : `${failures} failed tries (maxRetries ${maxRetries})`;
+          throw new Error(`federated server ${base} unreachable: ${why}; last error: ${(e as Error).message}`, { cause: e });
+        }
+        await new Promise((r) => setTimeout(r, Math.min(2000, 100 * 2 ** failures, Math.max(0, deadline - Date.now()))));
       }
     }
   };
