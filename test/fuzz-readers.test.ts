@@ -12,10 +12,9 @@ import fc from 'fast-check';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gunzipSync, gzipSync } from 'node:zlib';
 import { assertProperty, mutate, mutationsArb } from './helpers/fuzz-mutate.js';
-import { classificationFileArb, classificationRows, compare, conllFileArb, conllRows, corpusRows, datasetLayout, LABELS, seen, txtFileArb } from './helpers/fuzz-files.js';
-import { refClassification, refConll, refCsv, refTxt, type RefOutcome } from './helpers/fuzz-reference.js';
+import { classificationFileArb, compare, corpusRows, seen, txtFileArb } from './helpers/fuzz-files.js';
+import { refClassification, refCsv, refTxt, refTxtDocuments, type RefOutcome } from './helpers/fuzz-reference.js';
 import type { ReaderSpec } from '../lib/data/readers.js';
 
 const MAX = 200; // maxLineBytes: small, so a "huge line" is cheap to make
@@ -70,3 +69,24 @@ for (const format of ['txt', 'jsonl', 'csv', 'tsv'] as const) {
     t.pass();
   });
 }
+
+test('corpus reader, txt documents: every document read as written or reported at its line', async (t) => {
+  const path = join(dir, 'documents.txt');
+  // Paragraphs: the generated lines with a blank line after some of them.
+  const documents = fc.tuple(txtFileArb, fc.array(fc.nat(), { maxLength: 4 })).map(([file, cuts]) => {
+    const lines = file.toString('utf8').split('\n');
+    for (const cut of cuts) lines.splice(cut % (lines.length + 1), 0, '');
+    return Buffer.from(lines.join('\n'));
+  });
+  await assertProperty(
+    fc.asyncProperty(documents, mutationsArb(MAX), async (file, mutations) => {
+      const bytes = mutate(file, mutations);
+      await writeFile(path, bytes);
+      const ref = refTxtDocuments(bytes, MAX);
+      count('corpus txt documents', ref);
+      compare(path, ref, await seen(() => corpusRows(path, { ...spec('txt'), txtMode: 'document' })), undefined);
+    }),
+    RUNS,
+  );
+  t.pass();
+});

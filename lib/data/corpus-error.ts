@@ -25,7 +25,7 @@ export class CorpusError extends Error {
     options?: ErrorOptions,
   ) {
     const where = line === undefined ? file : `${file}:${line}`;
-    const hint = code === 'ERR_CORPUS_BAD_ROW' ? ` (${reason}; pass onBadRow: 'skip' to skip and count such rows)` : '';
+    const hint = code === 'ERR_CORPUS_BAD_ROW' ? ` (${reason}; onBadRow: 'skip', or --on-bad-row skip, skips and lists such rows)` : '';
     super(`${where}: ${detail}${hint}`, options);
   }
 }

@@ -55,6 +55,34 @@ export function refTxt(bytes: Buffer, max: number): RefOutcome {
   return { rows };
 }
 
+/** txt, blank-line separated documents: a document is bad at its first bad line, or where it passes maxLineBytes. */
+export function refTxtDocuments(bytes: Buffer, max: number): RefOutcome {
+  const rows: RefRow[] = [];
+  let doc: { line: number; text: string; size: number; bad?: RefRow; crlf: boolean } | undefined;
+  const end = () => {
+    if (doc) rows.push(doc.bad ?? { line: doc.line, value: doc.text });
+    doc = undefined;
+  };
+  for (const l of refLines(bytes, max)) {
+    if (l.error === undefined && blank(l.text)) {
+      end();
+      continue;
+    }
+    const first = doc === undefined;
+    doc ??= { line: l.line, text: '', size: 0, crlf: false };
+    doc.size += l.bytes + 1;
+    if (doc.bad) continue;
+    if (l.error !== undefined) doc.bad = { line: l.line, bad: l.error };
+    else if (doc.size > max) doc.bad = { line: l.line, bad: 'line_too_long' };
+    else {
+      doc.text += (first ? '' : doc.crlf ? '\r\n' : '\n') + l.text;
+      doc.crlf = l.crlf;
+    }
+  }
+  end();
+  return { rows };
+}
+
 // RFC 4180 fields of one record's text, by a state machine; undefined if malformed.
 export function parseFields(text: string, delimiter: string, quote: string | null): string[] | undefined {
   const fields: string[] = [];
