@@ -186,6 +186,8 @@ async function oursFinetune(c: Corpus, model: string, out: string): Promise<Json
   let lastStep: Line | undefined;
   let evalS = 0, evalBefore = 0;
   const evals: { t: number; eval_loss: number; accuracy: number; eval_s: number }[] = [];
+  const stepMs: (number | null)[] = [];
+  let prev = start.t, afterEval = false;
   for (const l of r.stderr) {
     const m = STEP.exec(l.text);
     if (!m) continue;
@@ -194,10 +196,15 @@ async function oursFinetune(c: Corpus, model: string, out: string): Promise<Json
       const d = l.t - (lastStep?.t ?? start.t);
       evals.push({ t: l.t, eval_loss: kv.eval_loss, accuracy: kv.eval_accuracy, eval_s: round(d) });
       evalS += d;
+      afterEval = true;
     } else {
+      // The first step after an evaluation also holds that epoch's checkpoint write: left out of the step analysis.
+      stepMs.push(afterEval ? null : round((l.t - prev) * 1e3, 2));
       lastStep = l;
       evalBefore = evalS;
+      afterEval = false;
     }
+    prev = l.t;
   }
   if (!lastStep || !evals.length) throw new Error('bertorch finetune printed no step or no eval lines: did its output change?');
   const summary = JSON.parse(r.stdout.find((l) => l.startsWith('{"command"')) ?? '{}');
@@ -208,7 +215,7 @@ async function oursFinetune(c: Corpus, model: string, out: string): Promise<Json
     wall_s: r.rusage.wall_s, train_s: round(trainS), eval_s: round(evalS), finish_s: round(finishS), tokenize_s: null,
     steps: summary.steps, train_loss: summary.trainLoss, accuracy: best === evals.at(-1) ? summary.eval_accuracy ?? best.accuracy : best.accuracy,
     eval_loss: best.eval_loss, evals: evals.map(({ t: _t, ...e }) => e), peak_rss_mb: r.rusage.max_rss_mb,
-    cpu_s: round(r.rusage.user_s + r.rusage.sys_s, 1), other_load: r.otherLoad,
+    cpu_s: round(r.rusage.user_s + r.rusage.sys_s, 1), other_load: r.otherLoad, step_ms: stepMs,
   };
 }
 
@@ -220,7 +227,44 @@ async function peerFinetune(c: Corpus, model: string, out: string): Promise<Json
     wall_s: r.rusage.wall_s, train_s: rec.train_s, eval_s: rec.eval_s, finish_s: rec.finish_s, tokenize_s: rec.tokenize_s,
     steps: rec.steps, train_loss: rec.train_loss, accuracy: rec.accuracy, eval_loss: rec.eval_loss, evals: rec.evals,
     peak_rss_mb: r.rusage.max_rss_mb, cpu_s: round(r.rusage.user_s + r.rusage.sys_s, 1), other_load: r.otherLoad,
-    import_s: rec.import_s, optim: rec.optim,
+    import_s: rec.import_s, optim: rec.optim, step_ms: rec.step_ms, train_lengths: rec.train_lengths,
+  };
+}
+
+/**
+ * Where a side's step time goes by batch shape: the padded length of each
+ * step's batch beside its time (line to line: collate + step + host work).
+ * A shape's first use pays for what is built per shape (oneDNN primitives,
+ * allocator growth); `first_use_excess_s` is what the first uses took over the
+ * median of the later steps of the same length. `ms_at_len_*` is a least-squares
+ * line through the repeat steps' times against their padded length.
+ */
+function stepAnalysis(stepMs: (number | null)[], lengths: number[]): Json | null {
+  if (!stepMs?.length || stepMs.length !== lengths?.length) return null;
+  const seen = new Set<number>();
+  const first: { len: number; ms: number }[] = [];
+  const byLen = new Map<number, number[]>();
+  const repeats: { len: number; ms: number }[] = [];
+  stepMs.forEach((ms, i) => {
+    const len = lengths[i];
+    const isFirst = !seen.has(len);
+    seen.add(len);
+    if (ms === null) return;
+    if (isFirst) first.push({ len, ms });
+    else { repeats.push({ len, ms }); byLen.set(len, [...(byLen.get(len) ?? []), ms]); }
+  });
+  let excess = 0;
+  for (const f of first) { const m = byLen.get(f.len); if (m) excess += Math.max(0, f.ms - median(m)); }
+  const n = repeats.length;
+  const mx = repeats.reduce((a, r) => a + r.len, 0) / n, my = repeats.reduce((a, r) => a + r.ms, 0) / n;
+  const slope = repeats.reduce((a, r) => a + (r.len - mx) * (r.ms - my), 0) / Math.max(1e-9, repeats.reduce((a, r) => a + (r.len - mx) ** 2, 0));
+  const at = (len: number) => round(my + slope * (len - mx), 1);
+  const valid = stepMs.filter((x): x is number => x !== null);
+  return {
+    steps: stepMs.length, shapes: seen.size, step_ms_median: round(median(valid), 1), step_ms_first: valid[0],
+    first_use_ms_median: round(median(first.map((f) => f.ms)), 1), repeat_ms_median: round(median(repeats.map((r) => r.ms)), 1),
+    first_use_excess_s: round(excess / 1e3, 2), ms_at_len_32: at(32), ms_at_len_48: at(48), ms_at_len_64: at(64),
+    mean_padded_len: round(lengths.reduce((a, b) => a + b, 0) / lengths.length, 1),
   };
 }
 
@@ -286,7 +330,8 @@ async function main(): Promise<void> {
   if (cfg.phases.includes('finetune')) {
     log(`finetune: ${c.meta.train} train / ${c.meta.eval} eval sentences, ${cfg.epochs} epochs, batch ${cfg.batchSize}, max length ${cfg.maxLength}, ${cfg.threads} threads, ${cfg.runs} run(s) per side`);
     const collate = JSON.parse(await collateProbe(c, model));
-    record({ ...env, kind: 'collate', impl: 'bertorch', ...collate });
+    const { train_lengths: _lengths, ...collateRec } = collate;
+    record({ ...env, kind: 'collate', impl: 'bertorch', ...collateRec });
     for (let run = 1; run <= cfg.runs; run++) {
       // ABA...: the side that goes first alternates, so a slow drift of the machine hits both.
       const order = run % 2 === 1 ? sides : [...sides].reverse();
@@ -294,7 +339,11 @@ async function main(): Promise<void> {
         const out = path.join(workDir, `ft-${s}-${run}`);
         rmSync(out, { recursive: true, force: true });
         const r = s === 'bertorch' ? await side(`bertorch finetune, run ${run}`, () => oursFinetune(c, model, out)) : await side(`HF Trainer, run ${run}`, () => peerFinetune(c, model, out));
-        record({ ...env, kind: 'run', phase: 'finetune', impl: s, run, ...derive(r, c) });
+        const { step_ms: stepMs, train_lengths: lens, ...rest } = r;
+        const steps = stepAnalysis(stepMs as (number | null)[], (s === 'bertorch' ? collate.train_lengths : lens) as number[]);
+        record({ ...env, kind: 'run', phase: 'finetune', impl: s, run, ...derive(rest, c) });
+        if (steps) record({ ...env, kind: 'steps', phase: 'finetune', impl: s, run, ...steps });
+        if (flags.has('step-times')) record({ ...env, kind: 'step_times', impl: s, run, step_ms: stepMs, lengths: s === 'bertorch' ? collate.train_lengths : lens });
         if (s === 'bertorch') ftModel = out;
         else rmSync(path.join(out, 'checkpoints'), { recursive: true, force: true });
       }
@@ -378,15 +427,20 @@ function summaryTable(): string {
   const ratioLines = records.filter((r) => r.kind === 'ratio').map((r) => {
     const parts = Object.keys(r).filter((k) => k.startsWith('ahead_')).map((k) => `${k.slice(6)} ${(r[k] as number).toFixed(2)}x`);
     const acc = r.ours_accuracy !== undefined ? `, accuracy ${f(r.ours_accuracy, 4)} vs ${f(r.peer_accuracy, 4)}` : '';
+    if (!parts.length) return '';
     return `  ${r.phase}: bertorch ahead by (median of ${r.runs}; > 1 = bertorch better): ${parts.join(', ')}${acc}`;
   });
+  for (const r of records.filter((x) => x.kind === 'steps')) {
+    ratioLines.push(`  steps ${r.impl} run ${r.run}: median ${f(r.step_ms_median)} ms (first ${f(r.step_ms_first)}); ${r.shapes} shapes, first use median ${f(r.first_use_ms_median)} vs repeat ${f(r.repeat_ms_median)} ms `
+      + `(excess ${f(r.first_use_excess_s, 2)} s); by padded length ${f(r.ms_at_len_32)} / ${f(r.ms_at_len_48)} / ${f(r.ms_at_len_64)} ms at 32 / 48 / 64`);
+  }
   const agree = records.find((r) => r.kind === 'agreement');
   const col = records.find((r) => r.kind === 'collate');
   if (col?.tokenize_s !== undefined) {
     ratioLines.unshift(`  bertorch tokenizes inside its collator (in train s / eval s): ${f(col.tokenize_s, 2)} s alone (ours_collate.ts); `
       + `${(100 * (col.train_padding_share as number)).toFixed(0)}% of training tokens are padding, ${col.train_shapes} distinct training shapes`);
   }
-  return ['summary (tok/s: real tokens, training for finetune; per wall second for infer)', table, ...ratioLines,
+  return ['summary (tok/s: real tokens, training for finetune; per wall second for infer)', table, ...ratioLines.filter(Boolean),
     ...(agree ? [`  infer: same label on ${agree.same_label} of ${agree.texts} texts`] : [])].join('\n');
 }
 

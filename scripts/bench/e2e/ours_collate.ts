@@ -36,7 +36,7 @@ const evalSet = await ClassificationDataset.fromFile(need('eval'), { labels: [..
 const loadS = now() - t0;
 const collate = classificationCollator(tokenizer, { maxLength, problemType: train.problemType });
 
-interface Tally { seconds: number; batches: number; real: number; padded: number; shapes: Set<string> }
+interface Tally { seconds: number; batches: number; real: number; padded: number; shapes: Set<string>; lengths: number[] }
 async function pass(loader: DataLoader<never>, epoch: number, tally: Tally): Promise<void> {
   loader.setEpoch(epoch);
   const t = now();
@@ -46,13 +46,14 @@ async function pass(loader: DataLoader<never>, epoch: number, tally: Tally): Pro
     tally.padded += rows * len;
     for (const m of b.attentionMask as BigInt64Array) tally.real += Number(m);
     tally.shapes.add(`${rows}x${len}`);
+    tally.lengths.push(len);
   }
   tally.seconds += now() - t;
 }
 const trainLoader = new DataLoader(train as never, { batchSize, shuffle: true, seed, collate: collate as never });
 const evalLoader = new DataLoader(evalSet as never, { batchSize: evalBatchSize, collate: collate as never });
-const tr: Tally = { seconds: 0, batches: 0, real: 0, padded: 0, shapes: new Set() };
-const ev: Tally = { seconds: 0, batches: 0, real: 0, padded: 0, shapes: new Set() };
+const tr: Tally = { seconds: 0, batches: 0, real: 0, padded: 0, shapes: new Set(), lengths: [] };
+const ev: Tally = { seconds: 0, batches: 0, real: 0, padded: 0, shapes: new Set(), lengths: [] };
 t0 = now();
 for (let e = 0; e < epochs; e++) {
   await pass(trainLoader as never, e, tr);
@@ -65,4 +66,6 @@ process.stdout.write(JSON.stringify({
   train_real_tokens: tr.real, train_padded_tokens: tr.padded, train_padding_share: round(1 - tr.real / tr.padded),
   eval_real_tokens: ev.real, eval_padded_tokens: ev.padded,
   train_shapes: tr.shapes.size, eval_shapes: ev.shapes.size, train_len_min: Math.min(...lengths), train_len_max: Math.max(...lengths),
+  // The padded length of every training batch in order (the CLI's DataLoader has the same seed, so the same order).
+  train_lengths: tr.lengths,
 }) + '\n');

@@ -49,10 +49,20 @@ def read_csv(path):
 class Clock(TrainerCallback):
     """Times the phases: step boundaries and evaluations."""
 
-    def __init__(self):
+    def __init__(self, collator=None):
+        self.collator = collator
         self.first_step = None
         self.last_step_end = None
         self.evals = []  # (time on_evaluate ran, metrics)
+        self.step_ends = []  # every step's end (the interval to the previous one includes fetching its batch)
+
+    def on_epoch_begin(self, args, state, control, **kw):
+        if self.collator is not None:
+            self.collator.training = True
+
+    def on_epoch_end(self, args, state, control, **kw):
+        if self.collator is not None:
+            self.collator.training = False
 
     def on_step_begin(self, args, state, control, **kw):
         if self.first_step is None:
@@ -60,9 +70,25 @@ class Clock(TrainerCallback):
 
     def on_step_end(self, args, state, control, **kw):
         self.last_step_end = time.perf_counter()
+        self.step_ends.append(self.last_step_end)
 
     def on_evaluate(self, args, state, control, metrics=None, **kw):
         self.evals.append((time.perf_counter(), dict(metrics or {}), state.epoch))
+
+
+class Lengths(DataCollatorWithPadding):
+    """DataCollatorWithPadding that notes each training batch's padded length (batches are built in step order)."""
+
+    def __init__(self, tokenizer, sink):
+        super().__init__(tokenizer)
+        self._sink = sink
+        self.training = False  # set by Clock between on_epoch_begin and on_epoch_end: evaluation batches are not noted
+
+    def __call__(self, features):
+        batch = super().__call__(features)
+        if self.training:
+            self._sink.append(int(batch["input_ids"].shape[1]))
+        return batch
 
 
 def accuracy(p):
@@ -116,10 +142,12 @@ def main():
         metric_for_best_model="eval_loss", greater_is_better=False, logging_steps=50, report_to="none",
         disable_tqdm=True, use_cpu=True, dataloader_num_workers=0,
     )
-    clock = Clock()
+    lengths = []
+    collator = Lengths(tokenizer, lengths)
+    clock = Clock(collator)
     trainer = Trainer(
         model=model, args=args, train_dataset=train_set, eval_dataset=eval_set,
-        data_collator=DataCollatorWithPadding(tokenizer), compute_metrics=accuracy, callbacks=[clock],
+        data_collator=collator, compute_metrics=accuracy, callbacks=[clock],
     )
     result = trainer.train()
     trainer.save_model(a.out)
@@ -131,6 +159,11 @@ def main():
     train_s = clock.last_step_end - clock.first_step - between
     eval_s = sum(m.get("eval_runtime", 0.0) for _, m, _ in evals)
     best = min(evals, key=lambda e: e[1]["eval_loss"])[1]
+    # Step intervals, end to end (as bertorch's log lines): an interval holding an evaluation is dropped.
+    marks = [clock.first_step] + clock.step_ends
+    eval_times = [t for t, _, _ in evals]
+    step_ms = [None if any(marks[i] < t <= marks[i + 1] for t in eval_times) else round(1e3 * (marks[i + 1] - marks[i]), 2)
+               for i in range(len(marks) - 1)]
     print(json.dumps({
         "impl": "transformers", "threads": torch.get_num_threads(), "torch": torch.__version__,
         "transformers": transformers.__version__, "optim": str(args.optim),
@@ -141,6 +174,7 @@ def main():
         "accuracy": best.get("eval_accuracy"), "eval_loss": best.get("eval_loss"),
         "evals": [{"epoch": round(ep or 0, 3), "eval_loss": m.get("eval_loss"), "accuracy": m.get("eval_accuracy"),
                    "eval_s": m.get("eval_runtime")} for _, m, ep in evals],
+        "step_ms": step_ms, "train_lengths": lengths[: len(step_ms)],
     }), flush=True)
 
 
