@@ -9,6 +9,7 @@ import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { buildNative } from './build-native.mjs';
 import { projectRoot } from './find-libtorch.mjs';
+import { setRunpath } from './strip-rpath.mjs';
 
 try {
   const torch = buildNative({ setup: true });
