@@ -366,7 +366,10 @@ export function noGrad<T>(fn: () => T): T {
   const prev = native().setGradEnabled(false);
   try {
     const r = fn();
-    if (r instanceof Promise) throw new TypeError('noGrad(fn) takes a synchronous fn: grad mode is per thread and async work runs elsewhere');
+    if (r instanceof Promise) {
+      r.catch(() => {}); // as in tidy(): the TypeError is the answer, an unobserved rejection would end the process
+      throw new TypeError('noGrad(fn) takes a synchronous fn: grad mode is per thread and async work runs elsewhere');
+    }
     return r;
   } finally {
     native().setGradEnabled(prev);
@@ -393,7 +396,11 @@ export function tidy<T>(fn: () => T): T {
   } finally {
     scopes.pop();
   }
-  if (result instanceof Promise) throw new TypeError('tidy(fn) takes a synchronous fn');
+  if (result instanceof Promise) {
+    // The TypeError is the answer; the promise's own rejection, unobserved, would end the process.
+    result.catch(() => {});
+    throw new TypeError('tidy(fn) takes a synchronous fn');
+  }
   const keep = new Set<Tensor>();
   collect(result, keep);
   for (const t of scope) if (!keep.has(t)) t.dispose();

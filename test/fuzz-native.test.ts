@@ -52,7 +52,8 @@ function runBatch(cwd: string, first: number, count: number): Promise<{ tally?: 
     p.on('close', (code, signal) => {
       clearTimeout(timer);
       const line = out.split('\n').find((l) => l.startsWith('{"calls"'));
-      resolve({ tally: line ? (JSON.parse(line) as Tally) : undefined, code, signal, hung, last: `${last}\n${tail.slice(-1500)}` });
+      // How to rerun the batch alone: node --import tsx test/helpers/fuzz-native-child.ts <seed> <first> <count>
+      resolve({ tally: line ? (JSON.parse(line) as Tally) : undefined, code, signal, hung, last: `${last} (batch: seed ${seed}, first ${first}, count ${count})\n${tail.slice(-1500)}` });
     });
   });
 }

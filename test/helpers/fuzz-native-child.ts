@@ -44,7 +44,7 @@ function hostile(): unknown {
   const pool: Array<() => unknown> = [
     () => undefined, () => null, () => NaN, () => -1, () => 0, () => 1, () => 2.5, () => 1e12, () => 2 ** 53, () => Infinity, () => -0,
     () => '', () => 'x', () => 'cuda', () => 'cuda:7', () => 'mps', () => 'cpu', () => 'float64', () => 'int8', () => '../x', () => '\u0000',
-    () => true, () => 10n, () => Symbol('s'), () => () => 1, () => async () => { throw new Error('callback'); },
+    () => true, () => 10n, () => Symbol('s'), () => () => 1, () => async () => { throw new Error(`rejecting callback passed at call ${current}`); },
     () => ({}), () => [], () => [NaN], () => pick(SHAPES), () => ({ shape: pick(SHAPES) }), () => ({ batchSize: -1, lr: NaN, epochs: 1e12, device: 'cuda:9' }),
     () => new Float32Array([1, NaN, -Infinity]), () => new Int32Array(3), () => new BigInt64Array(2), () => new Uint8Array(0), () => Buffer.from('x'),
     () => pick(instances), () => pick(instances), () => batch, () => ({ ...batch, shape: [2, 2] }), () => ({ ...batch, inputIds: new Int32Array([99, -5, 1e9, 0]) }),
@@ -79,6 +79,7 @@ function methodTarget(): Target {
   return { name: `${o.constructor.name}#${key}`, call: (args) => (typeof o[key] === 'function' ? (o[key] as (...a: unknown[]) => unknown).apply(o, args) : o[key]) };
 }
 
+let current = 0;
 const tally = { calls: 0, returned: 0, threw: {} as Record<string, number>, hangs: [] as string[], concurrent: 0 };
 const settle = async (value: unknown, name: string): Promise<void> => {
   if (!(value instanceof Promise)) return;
@@ -101,6 +102,7 @@ for (let k = 0; k < Number(countText); k++) {
     tally.concurrent++;
   }
   if (k % 200 === 199) freshInstances();
+  current = k;
   const target = rand() < 0.35 ? methodTarget() : pick(targets);
   const args = Array.from({ length: Math.floor(rand() * 4) }, hostile);
   process.stderr.write(`call ${k}: ${target.name}(${args.map((a) => typeof a).join(', ')})\n`);

@@ -11,6 +11,7 @@ import { createRequire } from 'node:module';
 import { randomBytes } from 'node:crypto';
 import { Tokenizer } from '../../tokenizer.js';
 import { CorpusError } from '../corpus-error.js';
+import { lineProblem } from '../csv.js';
 import { readLines } from '../lines.js';
 import { optionalBoolean, optionalChoice, optionalInteger, optionsObject, rangeError, requireString, typeError } from '../../validate.js';
 import { SHARD_FORMAT_VERSION, type IdDtype, type ShardInfo, type ShardsMeta } from './format.js';
@@ -91,8 +92,8 @@ async function* sourceOf(plan: WritePlan, progress: { bytes: number }): AsyncGen
       for await (const raw of readLines(file, plan.maxLineBytes)) {
         progress.bytes += raw.bytes + 1;
         if (raw.error) {
-          const detail = raw.error === 'invalid_utf8' ? 'invalid UTF-8' : `line of ${raw.bytes} bytes, over maxLineBytes (${plan.maxLineBytes})`;
-          yield { bad: new CorpusError('ERR_CORPUS_BAD_ROW', file, raw.line, raw.error, detail) };
+          const { bad, message } = lineProblem(raw, plan.maxLineBytes);
+          yield { bad: new CorpusError('ERR_CORPUS_BAD_ROW', file, raw.line, bad, message) };
         } else {
           yield raw.text.trim().length === 0 ? { blank: true } : { text: raw.text };
         }
