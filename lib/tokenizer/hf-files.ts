@@ -205,7 +205,41 @@ export async function readTokenizerJson(path: string): Promise<TokenizerJson> {
     const type = show((json as TokenizerJson)?.model?.type);
     throw new TypeError(`Expected a WordPiece tokenizer.json for path but received ${path} with model type ${type}`);
   }
+  checkParts(json as Record<string, unknown>, path);
   return json as TokenizerJson;
+}
+
+// The parts of tokenizer.json read here before the tokenizers package parses
+// the whole (that one names its own errors): a wrong type in them would fail
+// later with a bare TypeError that names no file.
+function checkParts(json: Record<string, unknown>, path: string): void {
+  const bad = (what: string, key: string, value: unknown) =>
+    new TypeError(`Expected ${what} for ${key} in ${path} but received ${show(value)}`);
+  const isObject = (v: unknown) => v !== null && typeof v === 'object' && !Array.isArray(v);
+  const added = json.added_tokens;
+  if (added !== undefined && added !== null) {
+    if (!Array.isArray(added)) throw bad('an array', 'added_tokens', added);
+    added.forEach((t, i) => {
+      if (!isObject(t) || !Number.isInteger((t as { id?: unknown }).id) || typeof (t as { content?: unknown }).content !== 'string') {
+        throw bad('an object with an integer id and a string content', `added_tokens[${i}]`, t);
+      }
+    });
+  }
+  for (const key of ['normalizer', 'pre_tokenizer', 'post_processor', 'decoder', 'padding', 'truncation']) {
+    if (json[key] !== undefined && json[key] !== null && !isObject(json[key])) throw bad('an object or null', key, json[key]);
+  }
+  const post = json.post_processor as Record<string, unknown> | null | undefined;
+  for (const key of ['single', 'pair']) {
+    if (post?.[key] !== undefined && !Array.isArray(post[key])) throw bad('an array', `post_processor.${key}`, post[key]);
+  }
+  for (const key of ['cls', 'sep']) {
+    const v = post?.[key];
+    if (v !== undefined && (!Array.isArray(v) || typeof v[0] !== 'string')) throw bad('a [token, id] pair', `post_processor.${key}`, v);
+  }
+  const model = json.model as Record<string, unknown>;
+  if (model.unk_token !== undefined && typeof model.unk_token !== 'string') throw bad('a string', 'model.unk_token', model.unk_token);
+  const padding = json.padding as Record<string, unknown> | null | undefined;
+  if (padding?.pad_token !== undefined && typeof padding.pad_token !== 'string') throw bad('a string', 'padding.pad_token', padding.pad_token);
 }
 
 /** Tokens in id order from the package's token-to-id table; ids must have no gaps. */
