@@ -2,7 +2,7 @@
 // on loopback (Gloo) and one process train on the same global batches, and
 // log the same losses, trainLoss, evaluation (each of the 15 eval examples
 // counted once) and examples per second over all ranks.
-import test from 'ava';
+import test from './helpers/gloo.js';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
