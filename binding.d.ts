@@ -65,6 +65,8 @@ type TS = NativeTensor | NativeScalar;
 
 export interface Binding {
   Model: new (config: Record<string, unknown>, architecture: string, seed: number) => NativeModel;
+  /** native/search_binding.cc: exact top-k by cosine / dot product in row blocks. */
+  ExactIndex: new (dim: number, metric: 'cosine' | 'dot') => NativeExactIndex;
   setup(errors: Record<string, Function>): void;
   initProcessGroup(o: { backend: string; masterAddr: string; masterPort: number; rank: number; worldSize: number; timeoutMs: number }): Promise<unknown>;
   distAvailable(): boolean;
@@ -146,17 +148,20 @@ export interface NativeModel {
   loadStateDict(state: Named): { missing: string[]; unexpected: string[]; mismatched: string[] };
   grads(): Named;
   setGrads(grads: Named): void;
-  forward(batch: object, opts?: { outputHiddenStates?: boolean; outputAttentions?: boolean; grad?: boolean }): Promise<Record<string, NativeTensor | NativeTensor[]>>;
+  forward(batch: object, opts?: { outputHiddenStates?: boolean; outputAttentions?: boolean; grad?: boolean; pooling?: 'mean' | 'cls' | 'max'; normalize?: boolean }): Promise<Record<string, NativeTensor | NativeTensor[]>>;
   forwardBackward(batch: object, lossScale?: number, sync?: boolean): Promise<number>;
   trainStep(batch: object, maxGradNorm?: number, skipNonFinite?: boolean): Promise<{ loss: number; gradNorm: number; lr: number; skipped: boolean }>;
   optimizerStep(maxGradNorm?: number, skipNonFinite?: boolean, loss?: number): Promise<{ gradNorm: number; lr: number; skipped: boolean }>;
   configureOptimizer(o: Record<string, unknown>): void;
+  setLearningRate(lr: number): void;
   optimizerState(): { step: number; expAvg: Named; expAvgSq: Named } | null;
   loadOptimizerState(s: { step: number; expAvg: Named; expAvgSq: Named }): void;
   zeroGrad(): void;
   setTraining(on: boolean): void;
   setAutocast(dtype: string | null): void;
   setCudaGraphs(on: boolean): void;
+  /** BertModel: in-batch-negatives training (native/embedding.h); null turns it off. */
+  setObjective(o: { pooling: 'mean' | 'cls' | 'max'; scale: number; similarity: 'cosine' | 'dot' } | null): void;
   setProcessGroup(group: unknown, bucketBytes?: number): void;
   broadcastParameters(src?: number): Promise<void>;
   to(device: string, dtype?: string): void;
@@ -166,6 +171,19 @@ export interface NativeModel {
     /** With a process group: the overlapped all-reduce's counters (native/reducer.h). */
     gradReducer?: { buckets: number; reductions: number; launchedInBackward: number };
   };
+  dispose(): void;
+}
+
+/** native/search_binding.cc: every call but describe/dispose runs on the compute thread, in order. */
+export interface NativeExactIndex {
+  add(ids: Float64Array, vectors: Float32Array): Promise<void>;
+  remove(ids: Float64Array): Promise<number>;
+  /** (Q x k) ids (-1 past the stored count) and scores (-Infinity there), best first. */
+  search(queries: Float32Array, k: number): Promise<{ ids: Float64Array; scores: Float32Array }>;
+  get(ids: Float64Array): Promise<Float32Array>;
+  save(path: string): Promise<void>;
+  load(path: string): Promise<void>;
+  describe(): { size: number; dim: number; metric: 'cosine' | 'dot' };
   dispose(): void;
 }
 

@@ -9,6 +9,7 @@
 #include "instance.h"
 #include "model_binding.h"
 #include "profiler.h"
+#include "search_binding.h"
 #include "tensor.h"
 
 namespace bt {
@@ -38,6 +39,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   RegisterTensorOps(env, exports);
   RegisterTensorCreate(env, exports);
   RegisterProfiler(env, exports);
+  RegisterSearch(env, exports);
   return exports;
 }
 

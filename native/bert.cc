@@ -318,6 +318,15 @@ Output BertForTaskImpl::forward(const Batch& b, const ForwardOptions& o) {
   switch (task) {
     case Task::Base:
       out.logits = h;
+      if (o.pooling) {
+        out.sentence_embedding = embedding::Pool(h, b.attention_mask, *o.pooling);  // (B, C)
+        if (o.normalize) out.sentence_embedding = embedding::Normalize(out.sentence_embedding);
+      }
+      if (objective && b.labels.defined()) {
+        auto r = embedding::MultipleNegativesRanking(embedding::Pool(h, b.attention_mask, objective->pooling), b.labels, *objective);
+        out.logits = r.scores;  // (A, N - A)
+        out.loss = r.loss;
+      }
       return out;
     case Task::MaskedLM:
     case Task::PreTraining:

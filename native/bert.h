@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "embedding.h"
+
 namespace bt::bert {
 
 // HF BertConfig fields (config.json names in comments).
@@ -62,6 +64,9 @@ struct ForwardOptions {
   bool loss_only = false;
   // No data-dependent shapes (CUDA graph capture): MLM scores every position.
   bool static_shapes = false;
+  // BertModel: also return the pooled sentence embedding (embedding.h), L2-normalised if asked.
+  std::optional<embedding::Pooling> pooling;
+  bool normalize = false;
 };
 
 struct Output {
@@ -69,6 +74,7 @@ struct Output {
   torch::Tensor logits;             // task logits; last_hidden_state for Base
   torch::Tensor seq_relationship_logits;  // PreTraining only
   torch::Tensor pooler_output;      // when the model has a pooler
+  torch::Tensor sentence_embedding; // (B, C) with ForwardOptions::pooling
   std::vector<torch::Tensor> hidden_states;  // embeddings + each layer, if asked
   std::vector<torch::Tensor> attentions;     // each layer's probabilities, if asked
 };
@@ -202,6 +208,9 @@ struct BertForTaskImpl : torch::nn::Module {
 
   BertConfig config;
   Task task;
+  // BertModel trained for sentence embeddings: with labels, forward pools and
+  // returns the in-batch-negatives scores as logits and their loss (embedding.h).
+  std::optional<embedding::Objective> objective;
   BertModel bert{nullptr};
   BertHeads cls{nullptr};
   torch::nn::Dropout dropout{nullptr};

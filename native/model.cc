@@ -99,6 +99,7 @@ void BertRunner::CheckBatch(const bert::Batch& b) const {
       if (SingleLabel(c, b.labels)) CheckRange(b.labels, c.num_labels, "labels", "num_labels", true);
       break;
     case bert::Task::Base:
+      if (module_->objective && b.labels.defined()) embedding::CheckRankingLabels(b.labels, b.input_ids.size(0));
       break;
   }
 }

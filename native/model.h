@@ -95,6 +95,12 @@ class BertRunner {
   void To(const torch::Device& d, std::optional<torch::ScalarType> dtype);
   const torch::Device& device() const { return device_; }
   const bert::BertConfig& config() const { return module_->config; }
+  // BertModel: train sentence embeddings with in-batch negatives (nullopt: off).
+  void SetObjective(std::optional<embedding::Objective> o) {
+    TORCH_CHECK_VALUE(!o || module_->task == bert::Task::Base, "a sentence-embedding objective needs a BertModel");
+    module_->objective = o;
+    graphed_.reset();
+  }
   bert::Task task() const { return module_->task; }
   // Checks ids and labels against the config on the host (CheckBatch), then
   // moves the batch to the model's device.

@@ -163,6 +163,7 @@ class ForwardWorker : public ModelWorker {
     o.Set("logits", handles::Wrap(env, out_.logits));
     if (out_.loss.defined()) o.Set("loss", handles::Wrap(env, out_.loss));
     if (out_.pooler_output.defined()) o.Set("poolerOutput", handles::Wrap(env, out_.pooler_output));
+    if (out_.sentence_embedding.defined()) o.Set("sentenceEmbedding", handles::Wrap(env, out_.sentence_embedding));
     if (out_.seq_relationship_logits.defined())
       o.Set("seqRelationshipLogits", handles::Wrap(env, out_.seq_relationship_logits));
     auto list = [&](const std::vector<torch::Tensor>& v) {
@@ -228,12 +229,14 @@ Napi::Function ModelWrap::Init(Napi::Env env) {
       InstanceMethod<&ModelWrap::TrainStep>("trainStep"),
       InstanceMethod<&ModelWrap::OptimizerStep>("optimizerStep"),
       InstanceMethod<&ModelWrap::ConfigureOptimizer>("configureOptimizer"),
+      InstanceMethod<&ModelWrap::SetLearningRate>("setLearningRate"),
       InstanceMethod<&ModelWrap::OptimizerState>("optimizerState"),
       InstanceMethod<&ModelWrap::LoadOptimizerState>("loadOptimizerState"),
       InstanceMethod<&ModelWrap::ZeroGrad>("zeroGrad"),
       InstanceMethod<&ModelWrap::SetTraining>("setTraining"),
       InstanceMethod<&ModelWrap::SetAutocast>("setAutocast"),
       InstanceMethod<&ModelWrap::SetCudaGraphs>("setCudaGraphs"),
+      InstanceMethod<&ModelWrap::SetObjective>("setObjective"),
       InstanceMethod<&ModelWrap::SetProcessGroup>("setProcessGroup"),
       InstanceMethod<&ModelWrap::BroadcastParameters>("broadcastParameters"),
       InstanceMethod<&ModelWrap::To>("to"),
@@ -314,6 +317,8 @@ Napi::Value ModelWrap::Forward(Info info) {
       o.output_hidden_states = opts.Get("outputHiddenStates").ToBoolean();
       o.output_attentions = opts.Get("outputAttentions").ToBoolean();
       grad = opts.Get("grad").ToBoolean();
+      if (opts.Get("pooling").IsString()) o.pooling = embedding::ParsePooling(opts.Get("pooling").As<Napi::String>().Utf8Value());
+      o.normalize = opts.Get("normalize").ToBoolean();
     }
     handle_->busy = true;
     return (new ForwardWorker(info.Env(), handle_, std::move(batch), o, grad))->Start();
@@ -398,6 +403,23 @@ Napi::Value ModelWrap::OptimizerState(Info info) {
   });
 }
 
+// setLearningRate(lr): the base lr of the running optimizer; moments, step
+// count and schedule are kept (the schedule's factor still multiplies it). The
+// captured CUDA-graph step reads the lr at each replay, so it stays valid.
+Napi::Value ModelWrap::SetLearningRate(Info info) {
+  return Guard(info.Env(), [&] {
+    auto* opt = Runner().optimizer();
+    if (!opt) throw CodedError("ERR_NO_OPTIMIZER", "configureOptimizer() must be called before setLearningRate()");
+    if (!info[0].IsNumber()) args::Bad("a number", "lr", info[0]);
+    double lr = info[0].As<Napi::Number>().DoubleValue();
+    if (!std::isfinite(lr) || lr < 0) ThrowRange("Expected a finite number >= 0 for lr but received " + std::to_string(lr));
+    auto o = opt->options();
+    o.lr = lr;
+    opt->set_options(o);
+    return info.Env().Undefined();
+  });
+}
+
 Napi::Value ModelWrap::LoadOptimizerState(Info info) {
   return Guard(info.Env(), [&] {
     auto* opt = Runner().optimizer();
@@ -453,6 +475,29 @@ Napi::Value ModelWrap::SetAutocast(Info info) {
 Napi::Value ModelWrap::SetCudaGraphs(Info info) {
   return Guard(info.Env(), [&] {
     Runner().SetCudaGraphs(args::BoolOr(info, 0, "on", true));
+    return info.Env().Undefined();
+  });
+}
+
+// setObjective({ pooling, scale, similarity: 'cosine' | 'dot' } | null)
+Napi::Value ModelWrap::SetObjective(Info info) {
+  return Guard(info.Env(), [&] {
+    auto& r = Runner();
+    if (info[0].IsNull() || info[0].IsUndefined()) {
+      r.SetObjective(std::nullopt);
+      return info.Env().Undefined();
+    }
+    if (!info[0].IsObject()) args::Bad("an objective object or null", "objective", info[0]);
+    auto o = info[0].As<Napi::Object>();
+    embedding::Objective obj;
+    if (o.Get("pooling").IsString()) obj.pooling = embedding::ParsePooling(o.Get("pooling").As<Napi::String>().Utf8Value());
+    if (o.Get("scale").IsNumber()) obj.scale = o.Get("scale").As<Napi::Number>().DoubleValue();
+    if (o.Get("similarity").IsString()) {
+      auto sim = o.Get("similarity").As<Napi::String>().Utf8Value();
+      if (sim != "cosine" && sim != "dot") ThrowRange("Expected 'cosine' or 'dot' for objective.similarity but received '" + sim + "'");
+      obj.cosine = sim == "cosine";
+    }
+    r.SetObjective(obj);
     return info.Env().Undefined();
   });
 }

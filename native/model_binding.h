@@ -35,12 +35,14 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   Napi::Value TrainStep(const Napi::CallbackInfo& info);
   Napi::Value OptimizerStep(const Napi::CallbackInfo& info);
   Napi::Value ConfigureOptimizer(const Napi::CallbackInfo& info);
+  Napi::Value SetLearningRate(const Napi::CallbackInfo& info);
   Napi::Value OptimizerState(const Napi::CallbackInfo& info);
   Napi::Value LoadOptimizerState(const Napi::CallbackInfo& info);
   Napi::Value ZeroGrad(const Napi::CallbackInfo& info);
   Napi::Value SetTraining(const Napi::CallbackInfo& info);
   Napi::Value SetAutocast(const Napi::CallbackInfo& info);
   Napi::Value SetCudaGraphs(const Napi::CallbackInfo& info);
+  Napi::Value SetObjective(const Napi::CallbackInfo& info);
   Napi::Value SetProcessGroup(const Napi::CallbackInfo& info);
   Napi::Value BroadcastParameters(const Napi::CallbackInfo& info);
   Napi::Value To(const Napi::CallbackInfo& info);

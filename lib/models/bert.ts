@@ -38,11 +38,34 @@ export interface ForwardOptions {
   outputAttentions?: boolean;
   /** Record the autograd graph, so `loss.backward()` works from JS. @default false */
   grad?: boolean;
+  /** BertModel: also return `sentenceEmbedding`, the (B, C) pooled last hidden state (sentence-transformers' Pooling). */
+  pooling?: 'mean' | 'cls' | 'max';
+  /** With `pooling`: L2-normalise the sentence embeddings. @default false */
+  normalize?: boolean;
+}
+
+/**
+ * In-batch-negatives training of a BertModel (sentence-transformers'
+ * MultipleNegativesRankingLoss). A batch's rows with label -100 are
+ * candidates; every other row is an anchor whose label is the index of its
+ * positive among the candidate rows (the other candidates are its negatives).
+ * forward / trainStep then return the (anchors, candidates) scores as
+ * `logits` and their cross-entropy as `loss`.
+ */
+export interface SentenceObjective {
+  /** @default 'mean' */
+  pooling?: 'mean' | 'cls' | 'max';
+  /** Multiplies the similarities before the softmax. @default 20 */
+  scale?: number;
+  /** @default 'cosine' */
+  similarity?: 'cosine' | 'dot';
 }
 
 export interface ModelOutput {
-  /** Task logits; for BertModel, last_hidden_state (B, T, C). */
+  /** Task logits; for BertModel, last_hidden_state (B, T, C), or with a SentenceObjective and labels the (A, N - A) scores. */
   logits: Tensor;
+  /** With ForwardOptions.pooling: (B, C) sentence embeddings. */
+  sentenceEmbedding?: Tensor;
   loss?: Tensor;
   poolerOutput?: Tensor;
   seqRelationshipLogits?: Tensor;
@@ -327,6 +350,24 @@ export class PreTrainedBert implements Disposable {
     this.#n.setCudaGraphs(on);
     return this;
   }
+  /**
+   * Trains this BertModel's sentence embeddings with in-batch negatives (see
+   * {@link SentenceObjective}); null turns it off. Returns this.
+   * @throws RangeError for an option out of range; TorchValueError for a model that is not a BertModel.
+   * @example model.sentenceObjective({ pooling: 'mean', scale: 20 });
+   */
+  sentenceObjective(o: SentenceObjective | null): this {
+    if (o === null) {
+      this.#n.setObjective(null);
+      return this;
+    }
+    if (typeof o !== 'object') invalidType('an objective object or null', 'objective', o);
+    if (o.pooling !== undefined && !['mean', 'cls', 'max'].includes(o.pooling)) invalidRange("'mean', 'cls' or 'max'", 'pooling', o.pooling);
+    if (o.scale !== undefined && (typeof o.scale !== 'number' || !Number.isFinite(o.scale) || o.scale <= 0)) invalidRange('a finite number > 0', 'scale', o.scale);
+    if (o.similarity !== undefined && o.similarity !== 'cosine' && o.similarity !== 'dot') invalidRange("'cosine' or 'dot'", 'similarity', o.similarity);
+    this.#n.setObjective({ pooling: o.pooling ?? 'mean', scale: o.scale ?? 20, similarity: o.similarity ?? 'cosine' });
+    return this;
+  }
   /** How many training steps were replayed from a CUDA graph (see cudaGraphs()). */
   get graphReplays(): number { return this.#n.describe().graphReplays; }
   /** Moves parameters (and optionally casts them); call before configureOptimizer. */
@@ -343,7 +384,10 @@ export class PreTrainedBert implements Disposable {
 
   /** Runs the model (no grad unless opts.grad) on a worker thread. */
   forward(batch: Batch, opts: ForwardOptions = {}): Promise<ModelOutput> {
-    try { checkBatch(batch); } catch (e) { return Promise.reject(e); }
+    try {
+      checkBatch(batch);
+      if (opts.pooling !== undefined && !['mean', 'cls', 'max'].includes(opts.pooling)) invalidRange("'mean', 'cls' or 'max'", 'pooling', opts.pooling);
+    } catch (e) { return Promise.reject(e); }
     return this.#call(async (m) => {
       const raw = await m.forward(rawBatch(batch), opts);
       const w = (h: any) => (h ? new Tensor(h) : undefined);
@@ -351,6 +395,7 @@ export class PreTrainedBert implements Disposable {
         logits: new Tensor(raw.logits),
         loss: w(raw.loss),
         poolerOutput: w(raw.poolerOutput),
+        sentenceEmbedding: w(raw.sentenceEmbedding),
         seqRelationshipLogits: w(raw.seqRelationshipLogits),
         hiddenStates: raw.hiddenStates?.map((h: any) => new Tensor(h)),
         attentions: raw.attentions?.map((h: any) => new Tensor(h)),
@@ -373,6 +418,18 @@ export class PreTrainedBert implements Disposable {
       weightDecay: o.weightDecay ?? 0.01, decayAll: o.decayAll ?? false, schedule: o.schedule ?? 'constant',
       warmupSteps: o.warmupSteps ?? 0, totalSteps: o.totalSteps ?? 0, impl: o.impl ?? 'auto',
     });
+  }
+
+  /**
+   * Sets the base learning rate of the configured optimizer, keeping its
+   * moments and step count; the native schedule's factor still multiplies it
+   * (the Trainer drives time-budgeted schedules this way, over 'constant').
+   * Call between steps.
+   * @throws RangeError (ERR_INVALID_ARG) for a negative or non-finite lr; Error before configureOptimizer.
+   */
+  setLearningRate(lr: number): void {
+    if (typeof lr !== 'number' || !Number.isFinite(lr) || lr < 0) invalidRange('a finite number >= 0', 'lr', lr);
+    this.#n.setLearningRate(lr);
   }
 
   /** Forward, loss, backward, clip, AdamW, schedule: one native call. */
