@@ -110,11 +110,26 @@ export interface ClientUpdate {
   metrics?: Record<string, number>;
 }
 
-/** Serialises an update with its round and client id in the header metadata. */
-export function encodeUpdate(u: ClientUpdate, about: { round: number; clientId: string }): Uint8Array {
+/**
+ * What an update says about itself (header metadata): its round, its sender,
+ * and over HTTP the round's nonce and the SHA-256 of the global model bytes it
+ * trained from, which the server checks against what it issued.
+ */
+export interface UpdateAbout {
+  round: number;
+  clientId: string;
+  /** The nonce of the task this update answers. @default '' */
+  nonce?: string;
+  /** SHA-256 (hex) of the global model's bytes the client trained from. @default '' */
+  modelHash?: string;
+}
+
+/** Serialises an update with its round, client id (and nonce and model hash) in the header metadata. */
+export function encodeUpdate(u: ClientUpdate, about: UpdateAbout): Uint8Array {
   return encodeWeights(u.delta, {
     round: String(about.round), clientId: about.clientId, numExamples: String(u.numExamples),
     metrics: JSON.stringify(u.metrics ?? {}),
+    ...(about.nonce ? { nonce: about.nonce } : {}), ...(about.modelHash ? { modelHash: about.modelHash } : {}),
   });
 }
 
@@ -122,7 +137,7 @@ export function encodeUpdate(u: ClientUpdate, about: { round: number; clientId: 
  * Parses an update.
  * @throws {UpdateRejectedError} for malformed bytes or metadata.
  */
-export function decodeUpdate(bytes: Uint8Array, o: WireDecodeOptions = {}): { update: ClientUpdate; round: number; clientId: string } {
+export function decodeUpdate(bytes: Uint8Array, o: WireDecodeOptions = {}): { update: ClientUpdate } & Required<UpdateAbout> {
   const { weights, metadata } = decodeWeights(bytes, o);
   const round = Number(metadata.round), numExamples = Number(metadata.numExamples);
   if (!Number.isSafeInteger(round)) throw new UpdateRejectedError('decode', `metadata round ${JSON.stringify(metadata.round)} is not an integer`);
@@ -131,5 +146,8 @@ export function decodeUpdate(bytes: Uint8Array, o: WireDecodeOptions = {}): { up
     const m = JSON.parse(metadata.metrics ?? '{}');
     if (m && typeof m === 'object' && !Array.isArray(m)) metrics = Object.fromEntries(Object.entries(m).filter(([, v]) => typeof v === 'number')) as Record<string, number>;
   } catch { /* metrics are informational; bad ones are dropped */ }
-  return { update: { delta: weights, numExamples, metrics }, round, clientId: String(metadata.clientId ?? '') };
+  return {
+    update: { delta: weights, numExamples, metrics }, round, clientId: String(metadata.clientId ?? ''),
+    nonce: String(metadata.nonce ?? ''), modelHash: String(metadata.modelHash ?? ''),
+  };
 }

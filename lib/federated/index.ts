@@ -10,3 +10,5 @@ export * from './client.js';
 export * from './simulation.js';
 export * from './http.js';
 export * from './partition.js';
+export * from './security.js';
+export * from './certs.js';

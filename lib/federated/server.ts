@@ -10,7 +10,7 @@
 import { invalidRange, invalidType } from '../errors.js';
 import { mixSeed, mulberry32, permutation } from '../train/rng.js';
 import { RdpAccountant } from './accountant.js';
-import { decodeUpdate, type ClientUpdate, type WireDecodeOptions } from './codec.js';
+import { decodeUpdate, type ClientUpdate, type UpdateAbout, type WireDecodeOptions } from './codec.js';
 import { checkDpOptions, gaussianSource, noisyClippedMean, uniformSource, type DpOptions } from './dp.js';
 import { FedAvg, FIT_DEFAULTS, type ClientResult, type FitConfig, type FederatedStrategy } from './strategies.js';
 import { validateUpdate, type RejectReason, type ValidationOptions } from './validate.js';
@@ -57,6 +57,9 @@ export interface RoundPlan {
   clients: string[];
   configs: Map<string, FitConfig>;
 }
+
+/** Checks what a serialised update says about itself (a transport's nonce and model binding); null when it passes. */
+export type UpdateVerifier = (about: Required<UpdateAbout>) => { reason: RejectReason; message: string } | null;
 
 /** The answer to one submitted update. */
 export type SubmitResult = { accepted: true; norm: number } | { accepted: false; reason: RejectReason; message: string };
@@ -197,9 +200,11 @@ export class FederatedServer {
   /**
    * Offers one client's update (as data, or as serialised bytes). It is
    * checked and either kept for this round or rejected with a logged reason.
+   * `verify` (bytes only) checks the update's own metadata first: a transport
+   * uses it to refuse replayed, stale or substituted updates.
    * Never throws for a bad update.
    */
-  submit(round: number, clientId: string, update: ClientUpdate | Uint8Array): SubmitResult {
+  submit(round: number, clientId: string, update: ClientUpdate | Uint8Array, o: { verify?: UpdateVerifier } = {}): SubmitResult {
     const open = this.#open;
     const reject = (reason: RejectReason, message: string) => this.reject(round, clientId, reason, message);
     if (!open || open.plan.round !== round) return reject('round', `round ${round} is not open (open: ${open?.plan.round ?? 'none'})`);
@@ -210,6 +215,8 @@ export class FederatedServer {
     if (update instanceof Uint8Array) {
       try {
         const d = decodeUpdate(update, this.#o.decode);
+        const refused = o.verify?.(d);
+        if (refused) return reject(refused.reason, refused.message);
         if (d.round !== round) return reject('round', `update is for round ${d.round}, not ${round}`);
         u = d.update;
       } catch (e) {

@@ -10,7 +10,11 @@ import type { Weights } from './weights.js';
 /** Why an update was refused. */
 export type RejectReason =
   | 'decode' | 'size' | 'keys' | 'shape' | 'dtype' | 'nonfinite' | 'norm'
-  | 'numExamples' | 'round' | 'client' | 'duplicate' | 'late';
+  | 'numExamples' | 'round' | 'client' | 'duplicate' | 'late'
+  // Transport-level refusals (lib/federated/http.ts): a nonce reused from an earlier round, an update for a
+  // round that has closed, a nonce never issued to the sender, trained from another model than the round's,
+  // a bad or missing MAC.
+  | 'replay' | 'stale' | 'nonce' | 'model' | 'mac';
 
 /** An update that was refused: `reason` is the category, `message` the detail. */
 export class UpdateRejectedError extends Error {
