@@ -4,12 +4,16 @@
  * Its labeled data never leaves the process. Prints one JSON event per line on
  * stdout (joined, pulled, trained, done) for whoever supervises it; logs go to stderr.
  *
- *   tsx examples/federated/client.ts --server http://127.0.0.1:PORT --id clinic-0 \
- *     --index 0 --clients 5 --tokenizer runs/federated/tokenizer
+ *   tsx examples/federated/client.ts --server https://127.0.0.1:PORT --id clinic-0 \
+ *     --index 0 --clients 5 --tokenizer runs/federated/tokenizer \
+ *     --ca certs/ca.crt --cert certs/client-clinic-0.crt --key certs/client-clinic-0.key
  *
  * Flags: --alpha (label skew, default 0.3), --split-seed (3), --data-seed (1),
  * --per-intent (40), --hidden (64), --local-epochs / --batch-size (override the
- * server's), --delay-ms (simulate a slow device: wait before training).
+ * server's), --delay-ms (simulate a slow device: wait before training),
+ * --ca (CA bundle that signed the server's certificate), --cert / --key (this
+ * client's certificate for mutual TLS). A bearer token, if the operator issued
+ * one, comes in env BERTORCH_FEDERATED_TOKEN (not argv: other users see argv).
  */
 import { parseArgs } from 'node:util';
 import { BertForSequenceClassification } from '../../lib/index.js';
@@ -23,6 +27,7 @@ const { values: a } = parseArgs({
     tokenizer: { type: 'string' }, alpha: { type: 'string', default: '0.3' }, 'split-seed': { type: 'string', default: '3' },
     'data-seed': { type: 'string', default: '1' }, 'per-intent': { type: 'string', default: '40' }, hidden: { type: 'string', default: '64' },
     'local-epochs': { type: 'string' }, 'batch-size': { type: 'string' }, 'delay-ms': { type: 'string', default: '0' },
+    ca: { type: 'string' }, cert: { type: 'string' }, key: { type: 'string' },
   },
 });
 for (const k of ['server', 'id', 'index', 'clients', 'tokenizer'] as const) {
@@ -47,6 +52,10 @@ const rounds = await runHttpClient(a.server!, a.id!, {
     emit('trained', { round: config.round, loss: u.metrics?.loss });
     return u;
   },
-}, { onPulled: (round) => emit('pulled', { round }) });
+}, {
+  onPulled: (round) => emit('pulled', { round }),
+  tls: a.ca || a.cert ? { ca: a.ca, cert: a.cert, key: a.key } : undefined,
+  token: process.env.BERTORCH_FEDERATED_TOKEN || undefined,
+});
 emit('done', { rounds });
 model.dispose();

@@ -7,7 +7,13 @@
  *
  *   npx tsx examples/federated/server.ts --clients 5 --rounds 15
  *
- * Flags: --strategy fedavg|fedprox|fedadam|fedyogi|median|trimmed (fedavg),
+ * By default the server speaks HTTPS with a development CA made under
+ * <out>/certs, and only enrolled clients take part: each client process gets
+ * a certificate whose CN is its id (mutual TLS; --auth token issues bearer
+ * tokens instead, handed to the children in BERTORCH_FEDERATED_TOKEN).
+ * --plain runs the old plaintext, open-enrolment server (loopback only).
+ *
+ * Flags: --auth cert|token (cert), --plain, --strategy fedavg|fedprox|fedadam|fedyogi|median|trimmed (fedavg),
  * --mu (FedProx, 0.01), --fraction (clients sampled per round, 1),
  * --min-clients (updates a round needs, 2), --deadline-ms (round deadline, 60000),
  * --local-epochs (2), --lr (2e-3), --alpha (label skew, 0.3),
@@ -25,6 +31,7 @@ import { BertForSequenceClassification } from '../../lib/index.js';
 import {
   evaluateClassifier, FedAdam, FedAvg, FederatedHttpServer, FedMedian, FedProx, FedTrimmedAvg, FedYogi, fromModel, toModel, type FederatedStrategy,
 } from '../../lib/federated/index.js';
+import { ClientRegistry, makeDevCertificates } from '../../lib/federated/index.js';
 import { intentData, publicTokenizer, tinyConfig } from './task.js';
 
 const { values: a } = parseArgs({
@@ -33,7 +40,7 @@ const { values: a } = parseArgs({
     mu: { type: 'string', default: '0.01' }, fraction: { type: 'string', default: '1' }, 'min-clients': { type: 'string', default: '2' },
     'deadline-ms': { type: 'string', default: '60000' }, 'local-epochs': { type: 'string', default: '2' }, lr: { type: 'string', default: '2e-3' },
     alpha: { type: 'string', default: '0.3' }, 'dp-clip': { type: 'string' }, 'dp-noise': { type: 'string' }, kill: { type: 'string' },
-    out: { type: 'string', default: 'runs/federated' },
+    out: { type: 'string', default: 'runs/federated' }, auth: { type: 'string', default: 'cert' }, plain: { type: 'boolean', default: false },
   },
 });
 const n = Number(a.clients), rounds = Number(a.rounds);
@@ -51,7 +58,16 @@ await tok.save(tokDir);
 const { test } = await intentData(tok);  // the server's own held-out set, for evaluation only
 const model = BertForSequenceClassification.create(tinyConfig(tok.vocabSize), { seed: 1 });
 
+// Security: a development CA + server certificate, and the enrolled clients (certificates or tokens).
+if (a.auth !== 'cert' && a.auth !== 'token') throw new RangeError(`Expected cert or token for --auth but received '${a.auth}'`);
+const ids = Array.from({ length: n }, (_, k) => `client-${k}`);
+const certs = a.plain ? null : makeDevCertificates(path.join(a.out!, 'certs'), { clients: a.auth === 'cert' ? ids : [] });
+const registry = new ClientRegistry();
+const tokens = new Map<string, string>();
+for (const id of ids) if (a.auth === 'cert') registry.enrollCertificate(id); else tokens.set(id, registry.issueToken(id));
+
 const server = new FederatedHttpServer(fromModel(model), {
+  ...(certs ? { tls: { key: certs.server.key, cert: certs.server.cert, ca: certs.ca.cert }, clients: registry } : {}),
   strategy: strategies[a.strategy!](), fractionFit: Number(a.fraction), minClients: Number(a['min-clients']), seed: 1,
   fitConfig: { lr: Number(a.lr), localEpochs: Number(a['local-epochs']), batchSize: 16 },
   minClientsToStart: n, roundTimeoutMs: Number(a['deadline-ms']), clientTimeoutMs: 15_000,
@@ -59,15 +75,17 @@ const server = new FederatedHttpServer(fromModel(model), {
   evaluate: async (w) => { toModel(model, w); return evaluateClassifier(model, test); },
 });
 const url = await server.start();
-console.log(`server on ${url}; starting ${n} client processes`);
+console.log(`server on ${url}${certs ? ` (TLS, clients enrolled by ${a.auth === 'cert' ? 'certificate' : 'token'})` : ' (plaintext, open enrolment)'}; starting ${n} client processes`);
 
 const [killId, killRound] = (a.kill ?? '@').split('@');
 const client = fileURLToPath(new URL('./client.ts', import.meta.url));
 const children: ChildProcess[] = [];
 for (let k = 0; k < n; k++) {
-  const id = `client-${k}`;
+  const id = ids[k];
+  const tlsArgs = !certs ? [] : ['--ca', certs.ca.cert, ...(a.auth === 'cert' ? ['--cert', certs.clients[id].cert, '--key', certs.clients[id].key] : [])];
   const child = spawn(process.execPath, ['--import', 'tsx', client, '--server', url, '--id', id, '--index', String(k), '--clients', String(n),
-    '--tokenizer', tokDir, '--alpha', a.alpha!], { stdio: ['ignore', 'pipe', 'inherit'] });
+    '--tokenizer', tokDir, '--alpha', a.alpha!, ...tlsArgs],
+  { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...(tokens.has(id) ? { BERTORCH_FEDERATED_TOKEN: tokens.get(id) } : {}) } });
   createInterface({ input: child.stdout! }).on('line', (line) => {
     const e = JSON.parse(line);
     if (id === killId && e.event === 'pulled' && String(e.round) === killRound) {
