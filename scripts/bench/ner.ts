@@ -8,7 +8,11 @@
  * the fine-tune's wall time. Not a speed race: a check that bertorch's own
  * numbers are the ones transformers gives its model.
  *
- *   npx tsx scripts/bench/ner.ts [--model DIR] [--train 3000] [--test 600] [--epochs 1]
+ * With --peer, HF Trainer fine-tunes the same folder on the same file
+ * (scripts/bench/peer_ner.py) and transformers + seqeval score its model too:
+ * the F1 bertorch's training reaches against the F1 HF's reaches.
+ *
+ *   npx tsx scripts/bench/ner.ts [--model DIR] [--train 3000] [--test 600] [--epochs 1] [--peer]
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -45,12 +49,23 @@ try {
   const theirs = spawnSync(python, [path.join(ROOT, 'scripts', 'fixtures', 'score-ner-hf.py'), out, path.join(dir, 'test.conll'), '--max-length', String(maxLength)],
     { encoding: 'utf8', env: { ...process.env, HF_HUB_OFFLINE: '1' } });
   if (theirs.status !== 0) throw new Error(`score-ner-hf.py failed:\n${theirs.stderr}`);
+  let peer: Record<string, number> = {};
+  if (flags.has('peer')) {
+    const peerOut = path.join(dir, 'peer');
+    log('fine-tuning the same folder with HF Trainer');
+    const p = spawnSync(python, [path.join(ROOT, 'scripts', 'bench', 'peer_ner.py'), model, path.join(dir, 'train.conll'), peerOut,
+      '--epochs', String(epochs), '--max-length', String(maxLength), '--threads', String(os.availableParallelism())], { encoding: 'utf8' });
+    if (p.status !== 0) throw new Error(`peer_ner.py failed:\n${p.stderr}`);
+    const scored = spawnSync(python, [path.join(ROOT, 'scripts', 'fixtures', 'score-ner-hf.py'), peerOut, path.join(dir, 'test.conll'), '--max-length', String(maxLength)], { encoding: 'utf8' });
+    if (scored.status !== 0) throw new Error(`score-ner-hf.py (peer) failed:\n${scored.stderr}`);
+    peer = { f1_hf_trainer: JSON.parse(scored.stdout.trim().split('\n').pop()!).f1, hf_train_s: JSON.parse(p.stdout.trim().split('\n').pop()!).train_s };
+  }
   const f1 = JSON.parse(ours.stdout.trim().split('\n').pop()!).report['micro avg']['f1-score'] as number;
   const hf = JSON.parse(theirs.stdout.trim().split('\n').pop()!) as { f1: number; truncatedWords: number; sentences: number };
   emit({
     bench: 'ner', model: path.basename(path.dirname(model)) || model, train: nTrain, test: hf.sentences, epochs,
     f1_bertorch: f1, f1_transformers_seqeval: hf.f1, gap_points: Math.abs(f1 - hf.f1) * 100,
-    truncated_words: hf.truncatedWords, finetune_s: Math.round(tuneSeconds * 10) / 10,
+    truncated_words: hf.truncatedWords, finetune_s: Math.round(tuneSeconds * 10) / 10, ...peer,
   });
 } finally {
   rmSync(dir, { recursive: true, force: true });
