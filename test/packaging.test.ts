@@ -8,7 +8,7 @@
 import test, { type ExecutionContext } from 'ava';
 import { spawn, spawnSync, type SpawnSyncOptions } from 'node:child_process';
 import { once } from 'node:events';
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,7 +28,7 @@ function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
 }
 
 function sh(cmd: string, args: string[], opts: SpawnSyncOptions & { cwd: string }) {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 900_000, env: cleanEnv(), ...opts });
+  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 1_500_000, env: cleanEnv(), ...opts });
   return { status: r.status, out: `${r.stdout ?? ''}${r.stderr ?? ''}${r.error ? String(r.error) : ''}`, stdout: String(r.stdout ?? '') };
 }
 
@@ -139,6 +139,7 @@ async function serve(app: string, env: Record<string, string>, texts: string[]):
 test.serial('the packed tarball carries dist/ with declarations and source maps and the prebuilt binary with its libtorch version', async (t) => {
   const tgz = await tarball();
   const list = sh('tar', ['-tzf', tgz], { cwd: repo }).stdout.split('\n');
+  t.log(`${path.basename(tgz)}: ${(statSync(tgz).size / 1e6).toFixed(1)} MB, ${list.filter(Boolean).length} files`);
   for (const f of ['dist/lib/index.js', 'dist/lib/index.d.ts', 'dist/lib/index.js.map', 'dist/binding.d.ts', 'dist/lib/cli.js',
     'prebuilds/linux-x64/node.napi.node', 'prebuilds/linux-x64/bertorch.json', 'scripts/install.mjs', 'scripts/gloo.mjs', 'bin/load.js'])
     t.true(list.includes(`package/${f}`), `${f} is not in the tarball`);
@@ -159,10 +160,16 @@ test.serial('installed from the tarball with no compiler and no cmake on PATH, t
   t.false(existsSync(path.join(app, 'node_modules', 'bertorch', 'build')), 'something was compiled');
   t.log(`npm install <tarball> (prebuilt): ${seconds.toFixed(1)} s`);
   await useApp(t, app, env, { prebuilt: true });
+  // No libtorch anywhere (as after `npm install --ignore-scripts` on a new machine): the import's first line says what to run.
+  const none = sh(process.execPath, ['--input-type=module', '-e', "import { info } from 'bertorch'; info();"],
+    { cwd: app, env: cleanEnv({ PATH, BERTORCH_PYTHON: '/nonexistent/python', BERTORCH_CACHE: path.join(app, 'empty-cache') }) });
+  t.not(none.status, 0);
+  t.regex(none.out, /Error: bertorch: the prebuilt binary needs libtorch \d+\.\d+\.\d+ and none was found: run `npm rebuild bertorch`/);
 });
 
 test.serial('installed from the tarball and compiled from source, the package works the same', async (t) => {
-  t.timeout(1_200_000);
+  // About 4 minutes on 2 idle cores; three to four times that when the machine is shared.
+  t.timeout(1_800_000);
   const { app, out, status, seconds } = await installApp({ BERTORCH_FORCE_BUILD: '1' });
   t.teardown(() => rmSync(app, { recursive: true, force: true }));
   t.is(status, 0, out);
