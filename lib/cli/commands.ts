@@ -1,6 +1,7 @@
 import type { Command } from './command.js';
 import { evaluateCommand } from './evaluate.js';
 import { finetuneCommand } from './finetune.js';
+import { monitorCommand } from './monitor.js';
 import { predictCommand } from './predict.js';
 import { pretrainCommand } from './pretrain.js';
 
@@ -10,4 +11,5 @@ export const COMMANDS: Record<string, Command> = {
   finetune: finetuneCommand,
   evaluate: evaluateCommand,
   predict: predictCommand,
+  monitor: monitorCommand,
 };

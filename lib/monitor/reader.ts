@@ -18,7 +18,7 @@ import { MalformedRecord, RECORD_LINE, type MonitorRecord } from './monitor.js';
 export interface ReadRecordsOptions {
   /** @default from the file's extension (.csv is CSV, anything else JSONL); JSONL for a stream */
   format?: 'jsonl' | 'csv';
-  /** Keep reading a file as it grows, until `signal` aborts. @default false */
+  /** Keep reading a file as it grows, until `signal` aborts (then what the file holds is read to its end, and reading stops). @default false */
   follow?: boolean;
   /** How often a followed file is checked for new bytes (ms). @default 200 */
   pollMs?: number;
@@ -68,13 +68,15 @@ async function* follow(file: string, o: ReadRecordsOptions): AsyncGenerator<Buff
   let offset = 0;
   let fh = await open(file, 'r');
   try {
-    while (!o.signal?.aborted) {
+    for (;;) {
       const { bytesRead } = await fh.read(buf, 0, buf.length, offset);
       if (bytesRead > 0) {
         offset += bytesRead;
         yield Buffer.from(buf.subarray(0, bytesRead));
         continue;
       }
+      // Stopped: what was written before the stop has been read; end here.
+      if (o.signal?.aborted) return;
       const size = await stat(file).then((s) => s.size, () => offset);
       if (size < offset) {
         await fh.close();
