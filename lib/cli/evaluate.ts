@@ -8,6 +8,8 @@ import { classificationData, conllData } from './datasets.js';
 import { mustExist, toDevice, type Command, type Io } from './command.js';
 import { nerTags, regressionMetrics } from './metrics.js';
 import { b, BAD_ROWS, CLS_DATA, CONLL, COMMON, i, s, type Values } from './options.js';
+import { baselineLine, BASELINE_FILE, fitBaseline, recordedTrainFile } from './baseline.js';
+import type { BaselineEvaluation } from '../baseline/index.js';
 
 export const evaluateCommand: Command = {
   summary: 'Prints the classification report of a model on labeled data (seqeval entity report for NER models).',
@@ -23,6 +25,8 @@ export const evaluateCommand: Command = {
     'max-length': i('tokens per example', 128),
     digits: i('decimal places', 4),
     json: b('print one JSON object instead of the text report'),
+    train: s(`labeled training file for the TF-IDF baseline (default: the one finetune recorded in the model's ${BASELINE_FILE})`),
+    baseline: { kind: 'boolean', help: 'score a TF-IDF + logistic-regression baseline beside the model (--no-baseline: off)', default: true },
     ...COMMON,
   },
   run: evaluate,
@@ -42,6 +46,7 @@ async function evaluate(v: Values, io: Io): Promise<number> {
     let report: ClassificationReport | undefined;
     let extra: Record<string, number> = {};
     let loss: number;
+    let baseline: BaselineEvaluation | undefined;
     if (model.architecture === 'BertForTokenClassification') {
       const data = await conllData(v.data, v, io, { labels: names });
       const collate = tokenClassificationCollator(tokenizer, { maxLength, labels: names });
@@ -66,16 +71,26 @@ async function evaluate(v: Values, io: Io): Promise<number> {
         const yPred = p.batches.flatMap((bt) => Array.from(argmaxRows(bt.logits, bt.shape[1])));
         const yTrue = p.batches.flatMap((bt) => Array.from(bt.labels!));
         report = classificationReport(yTrue, yPred, { labels: names.map((_, k) => k), targetNames: names, digits: v.digits, zeroDivision: 0 });
+        const trainFile = !v.baseline ? undefined : v.train ?? await recordedTrainFile(v.model, io, v);
+        if (trainFile) {
+          await mustExist(trainFile, '--train');
+          baseline = fitBaseline(await classificationData(trainFile, v, io, { labels: names, problemType }), data, names, v.digits);
+        }
       }
     } else {
       throw new Error(`${v.model} holds a ${model.architecture}; evaluate takes a sequence or token classifier`);
     }
     if (v.json) {
-      io.stdout.write(JSON.stringify({ loss, ...extra, ...(report ? { report: reportToDict(report) } : {}) }) + '\n');
+      const base = baseline ? { baseline: { name: baseline.name, accuracy: baseline.accuracy, macroF1: baseline.macroF1, report: reportToDict(baseline.report) } } : {};
+      io.stdout.write(JSON.stringify({ loss, ...extra, ...(report ? { report: reportToDict(report) } : {}), ...base }) + '\n');
     } else {
       io.stdout.write(`loss: ${loss.toFixed(v.digits)}\n`);
       for (const [k, x] of Object.entries(extra)) io.stdout.write(`${k}: ${x.toFixed(v.digits)}\n`);
       if (report) io.stdout.write('\n' + formatClassificationReport(report, v.digits));
+      if (baseline) {
+        io.stdout.write(`\nbaseline: ${baseline.name}, fitted on the training file\n\n${formatClassificationReport(baseline.report, v.digits)}`);
+        io.stdout.write(`\n${baselineLine(baseline, { accuracy: report?.accuracy, f1: report?.macroAvg.f1 })}\n`);
+      }
     }
     return 0;
   } finally {

@@ -9,6 +9,9 @@ import { mustExist, say, toDevice, type Command, type Io } from './command.js';
 import { nerMetrics } from './metrics.js';
 import { b, BAD_ROWS, CLS_DATA, CONLL, COMMON, i, s, TRAINING, UsageError, type Values } from './options.js';
 import { finish, fit, makeTrainer, trainerOptions } from './training.js';
+import { baselineLine, fitBaseline, recordBaseline } from './baseline.js';
+import type { BaselineEvaluation } from '../baseline/index.js';
+import type { ClassificationDataset } from '../data/index.js';
 
 export const finetuneCommand: Command = {
   summary: 'Fine-tunes a model for sequence classification (CSV/TSV/JSONL) or token classification (CoNLL, --task ner).',
@@ -32,6 +35,7 @@ export const finetuneCommand: Command = {
     'metric-for-best-model': s('metric that ranks checkpoints', { default: 'eval_loss' }),
     'load-best-model-at-end': b('keep the best evaluated weights'),
     'early-stopping-patience': i('stop after N evaluations without improvement'),
+    baseline: { kind: 'boolean', help: 'fit a TF-IDF + logistic-regression baseline on --train and score it on --eval beside the model (--no-baseline: off)', default: true },
     ...TRAINING,
     ...COMMON,
   },
@@ -49,6 +53,7 @@ async function finetune(v: Values, io: Io): Promise<number> {
   let train: { length: number };
   let evalSet: { length: number } | undefined;
   let collate;
+  let baseline: BaselineEvaluation | undefined;
   const fixed = v.labels?.length ? v.labels : undefined;
   if (ner) {
     const trainSet = await conllData(v.train, v, io, { labels: fixed, labelAllSubwords: v.labelAllSubwords });
@@ -64,6 +69,11 @@ async function finetune(v: Values, io: Io): Promise<number> {
     problemType = trainSet.problemType;
     evalSet = v.eval ? await classificationData(v.eval, v, io, { labels, problemType }) : undefined;
     train = trainSet;
+    // The cheapest honest baseline, on the same data (single-label classification with --eval).
+    if (v.baseline && evalSet && problemType === 'single_label_classification' && trainSet.length > 0) {
+      baseline = fitBaseline(trainSet, evalSet as ClassificationDataset, labels);
+      say(io, v, baselineLine(baseline));
+    }
     const texts = () => Array.from({ length: trainSet.length }, (_, k) => { const e = trainSet.get(k); return e.pair ? `${e.text} ${e.pair}` : e.text; });
     tokenizer = v.model ? await Tokenizer.fromPretrained(v.model) : await trainWordPiece({ iterator: texts(), vocabSize: v.vocabSize, minFrequency: 1 });
     collate = classificationCollator(tokenizer, { maxLength: v.maxLength, problemType: trainSet.problemType });
@@ -88,6 +98,7 @@ async function finetune(v: Values, io: Io): Promise<number> {
     const options: TrainerOptions = {
       ...trainerOptions(v, out, tokenizer, evalLoader !== undefined), metricForBestModel: v.metricForBestModel,
       loadBestModelAtEnd: v.loadBestModelAtEnd, earlyStoppingPatience: v.earlyStoppingPatience,
+      baselines: baseline ? [baseline] : undefined,
     };
     if (ner && evalSet) options.computeMetrics = (p) => nerMetrics(p, evalSet as TokenClassificationDataset, labels);
     if (v.loadBestModelAtEnd) {
@@ -97,7 +108,13 @@ async function finetune(v: Values, io: Io): Promise<number> {
     }
     const trainer = makeTrainer(model, options);
     const r = await fit(trainer, trainLoader, evalLoader, v.resume);
-    return await finish(io, v, 'finetune', model, tokenizer, r);
+    const code = await finish(io, v, 'finetune', model, tokenizer, r);
+    if (baseline && code === 0) {
+      const last = r.state.log_history.filter((x) => 'eval_accuracy' in x).at(-1);
+      say(io, v, baselineLine(baseline, { accuracy: last?.eval_accuracy, f1: last?.eval_f1 }));
+      await recordBaseline(out, v, baseline);
+    }
+    return code;
   } finally {
     model.dispose();
   }

@@ -6,6 +6,8 @@ import { listCheckpoints } from '../train/index.js';
 import { mustExist, say, toDevice, type Command, type Io } from './command.js';
 import { b, BAD_ROWS, COMMON, i, n, s, TRAINING, UsageError, type Values } from './options.js';
 import { finish, fit, makeTrainer, trainerOptions } from './training.js';
+import { parseDuration } from '../train/schedule.js';
+import { readFile, writeFile } from 'node:fs/promises';
 
 export const pretrainCommand: Command = {
   summary: 'Masked-language-model pretraining on raw text: corpus cleaning and split, WordPiece training, token shards, Trainer.',
@@ -19,8 +21,14 @@ export const pretrainCommand: Command = {
     'min-frequency': i('least frequency of a merged pair', 2),
     preset: s('model size (Turc et al. 2019)', { default: 'mini', choices: Object.keys(PRESETS) }),
     'max-position-embeddings': i('longest input the model will take', 512),
-    'mlm-probability': n('share of tokens masked', 0.15),
+    'mlm-probability': n('share of tokens masked (0.4 pays on a budget: Wettig et al. 2022)', 0.15),
     'whole-word-mask': b('mask whole words'),
+    'max-time': s("time budget, e.g. 90s, 30m, 1h30m: the LR schedule ends when it runs out, then the model is saved (data is cycled; --epochs ignored)"),
+    schedule: s('learning-rate schedule (one_cycle: up to the peak at --warmup-ratio, 0.5 when 0, then down to 0)', {
+      default: 'linear', choices: ['linear', 'cosine', 'one_cycle', 'constant', 'constant_with_warmup'],
+    }),
+    'gradient-accumulation-steps': i('batches summed into one optimizer step (effective batch = batch-size x this)', 1),
+    dropout: { kind: 'boolean', help: "--no-dropout: dropout off while pretraining (Cramming); the saved config keeps the model's dropout for fine-tuning", default: true },
     validation: n('share of the corpus held out to evaluate', 0.01),
     field: s('JSONL field of the text', { default: 'text' }),
     column: s('CSV/TSV column of the text', { default: 'text' }),
@@ -37,6 +45,12 @@ export const pretrainCommand: Command = {
 
 async function pretrain(v: Values, io: Io): Promise<number> {
   const out: string = v.out;
+  let maxTime: number | undefined;
+  try {
+    maxTime = v.maxTime === undefined ? undefined : parseDuration(v.maxTime, '--max-time');
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
   for (const [flag, dir] of [['--model', v.model], ['--tokenizer', v.tokenizer]]) await mustExist(dir, flag);
   const corpusDir = path.join(out, 'corpus');
   const corpus = await prepareCorpus({ inputs: v.corpus, outDir: corpusDir, field: v.field, column: v.column, split: { validation: v.validation, test: 0 }, seed: String(v.seed), onBadRow: v.onBadRow });
@@ -73,19 +87,32 @@ async function pretrain(v: Values, io: Io): Promise<number> {
     const train = new DataLoader(trainSet, { batchSize: v.batchSize, shuffle: true, seed: v.seed, collate });
     const valSet = valReader ? new MlmDataset(valReader, masking) : undefined;
     const val = valSet && valSet.length > 0 ? new DataLoader(valSet, { batchSize: v.evalBatchSize, collate }) : undefined;
+    const noDropout = !v.dropout ? { hidden_dropout_prob: 0, attention_probs_dropout_prob: 0 } : {};
     const model = v.model
-      ? await BertForMaskedLM.fromPretrained(v.model)
+      ? await BertForMaskedLM.fromPretrained(v.model, { config: noDropout })
       : BertForMaskedLM.create({
         ...PRESETS[v.preset as keyof typeof PRESETS], vocab_size: tokenizer.vocabSize, pad_token_id: tokenizer.specialTokenIds.pad,
-        max_position_embeddings: Math.max(v.maxPositionEmbeddings, blockSize),
+        max_position_embeddings: Math.max(v.maxPositionEmbeddings, blockSize), ...noDropout,
       }, { seed: v.seed });
+    // The dropout the folder will be fine-tuned with: the checkpoint's, or BERT's 0.1 for a new model.
+    const dropout = v.model ? await readDropout(v.model) : { hidden_dropout_prob: 0.1, attention_probs_dropout_prob: 0.1 };
     try {
       if (model.config.vocab_size < tokenizer.vocabSize) throw new UsageError(`the model's vocabulary (${model.config.vocab_size}) is smaller than the tokenizer's (${tokenizer.vocabSize})`);
       toDevice(model, v.device);
-      say(io, v, `MLM pretraining: ${(model.numParameters / 1e6).toFixed(2)}M parameters, ${trainSet.length} blocks of ${blockSize} tokens, batch ${v.batchSize}`);
-      const trainer = makeTrainer(model, trainerOptions(v, out, tokenizer, val !== undefined));
+      const accum: number = v.gradientAccumulationSteps;
+      say(io, v, `MLM pretraining: ${(model.numParameters / 1e6).toFixed(2)}M parameters, ${trainSet.length} blocks of ${blockSize} tokens, ` +
+        `batch ${v.batchSize}${accum > 1 ? ` x ${accum} accumulated` : ''}, ${v.mlmProbability * 100}% masked${v.wholeWordMask ? ' (whole words)' : ''}` +
+        `${!v.dropout ? ', dropout off' : ''}${maxTime ? `, time budget ${maxTime} s` : ''}`);
+      const trainer = makeTrainer(model, {
+        ...trainerOptions(v, out, tokenizer, val !== undefined),
+        maxTime, schedule: v.schedule, gradientAccumulationSteps: accum,
+        // A budgeted run always leaves a checkpoint beside the saved model.
+        ...(maxTime ? { saveAtEnd: true } : {}),
+      });
       const r = await fit(trainer, train, val, v.resume);
-      return await finish(io, v, 'pretrain', model, tokenizer, r);
+      const code = await finish(io, v, 'pretrain', model, tokenizer, r);
+      if (!v.dropout && r.stopReason !== 'aborted') await patchConfig(path.join(out, 'config.json'), dropout);
+      return code;
     } finally {
       model.dispose();
     }
@@ -93,4 +120,16 @@ async function pretrain(v: Values, io: Io): Promise<number> {
     trainReader.close();
     valReader?.close();
   }
+}
+
+/** The dropout rates of a model folder's config.json (BERT's 0.1 where absent). */
+async function readDropout(dir: string): Promise<{ hidden_dropout_prob: number; attention_probs_dropout_prob: number }> {
+  const c = JSON.parse(await readFile(path.join(dir, 'config.json'), 'utf8'));
+  return { hidden_dropout_prob: c.hidden_dropout_prob ?? 0.1, attention_probs_dropout_prob: c.attention_probs_dropout_prob ?? 0.1 };
+}
+
+/** Rewrites keys of a saved config.json (the dropout turned off only for pretraining). */
+async function patchConfig(file: string, keys: Record<string, number>): Promise<void> {
+  const c = JSON.parse(await readFile(file, 'utf8'));
+  await writeFile(file, JSON.stringify({ ...c, ...keys }, null, 2) + '\n');
 }

@@ -7,8 +7,10 @@ import { ProcessGroup } from '../distributed/process-group.js';
 import { invalidRange, invalidType } from '../errors.js';
 import type { TrainerCallback } from './callbacks.js';
 import type { EvalPrediction } from './predictions.js';
+import type { ReportEvaluation } from './report.js';
 
-export type Schedule = 'constant' | 'constant_with_warmup' | 'linear' | 'cosine';
+/** 'one_cycle': linear up to the peak at warmupRatio (0.5 when 0), then linearly to 0 (lib/train/schedule.ts). */
+export type Schedule = 'constant' | 'constant_with_warmup' | 'linear' | 'cosine' | 'one_cycle';
 export type Strategy = 'no' | 'steps' | 'epoch';
 export type ProgressMode = 'auto' | 'bar' | 'lines' | 'none';
 
@@ -22,6 +24,17 @@ export interface TrainerOptions {
   epochs?: number;
   /** Optimizer steps to run; overrides epochs. */
   maxSteps?: number;
+  /**
+   * A time budget in seconds (wall clock of fit, evaluation and saving
+   * included; a resumed run counts the time before). Training stops at the
+   * first step that ends past it (stopReason 'max_time') and saves as at the
+   * end. The schedule then runs on elapsed / maxTime instead of steps, so it
+   * reaches its end (lr 0 for 'linear', 'cosine', 'one_cycle') exactly when
+   * the budget runs out, and warmupRatio is a share of the time. The data is
+   * cycled until then: epochs is ignored, and maxSteps still bounds the run.
+   * @default undefined (no budget)
+   */
+  maxTime?: number;
   /** Batches whose gradients are summed (token-weighted) into one optimizer step. @default 1 */
   gradientAccumulationSteps?: number;
   /** Peak learning rate. @default 5e-5 */
@@ -79,6 +92,12 @@ export interface TrainerOptions {
   runName?: string;
   /** @default 'runs' */
   runsDir?: string;
+  /**
+   * Other models scored on the same evaluation data, shown in report.html
+   * beside this one's classification report (e.g. lib/baseline's TF-IDF +
+   * logistic regression). @default []
+   */
+  baselines?: ReportEvaluation[];
   /** Anything to show in the report's config table (the model config is added). */
   reportConfig?: Record<string, unknown>;
   /** 'auto' draws a bar on a TTY stderr and writes log lines otherwise. @default 'auto' */
@@ -110,11 +129,12 @@ export interface TrainerOptions {
 
 /** Options with defaults filled in. */
 export interface ResolvedOptions extends Required<Omit<TrainerOptions,
-  'maxSteps' | 'evalSteps' | 'computeMetrics' | 'earlyStoppingPatience' | 'outputDir' | 'saveSteps' | 'saveTotalLimit' |
+  'maxSteps' | 'maxTime' | 'evalSteps' | 'computeMetrics' | 'earlyStoppingPatience' | 'outputDir' | 'saveSteps' | 'saveTotalLimit' |
   'tokenizer' | 'runName' | 'reportConfig' | 'logStream' | 'greaterIsBetter' | 'evalStrategy' | 'bf16' | 'processGroup'>> {
   bf16?: boolean;
   processGroup?: ProcessGroup;
   maxSteps?: number;
+  maxTime?: number;
   evalSteps?: number;
   evalStrategy?: Strategy;
   computeMetrics?: (p: EvalPrediction) => Record<string, number>;
@@ -159,7 +179,10 @@ export function resolveOptions(o: TrainerOptions = {}): ResolvedOptions {
   if (o.warmupRatio !== undefined && (typeof o.warmupRatio !== 'number' || !(o.warmupRatio >= 0 && o.warmupRatio <= 1)))
     invalidRange('a number in [0, 1]', 'warmupRatio', o.warmupRatio);
   if (o.seed !== undefined && (!Number.isSafeInteger(o.seed) || o.seed < 0)) invalidRange('a non-negative integer', 'seed', o.seed);
-  oneOf(o.schedule, 'schedule', ['constant', 'constant_with_warmup', 'linear', 'cosine']);
+  oneOf(o.schedule, 'schedule', ['constant', 'constant_with_warmup', 'linear', 'cosine', 'one_cycle']);
+  if (o.maxTime !== undefined && (typeof o.maxTime !== 'number' || !Number.isFinite(o.maxTime) || o.maxTime <= 0))
+    invalidRange('a number of seconds > 0', 'maxTime', o.maxTime);
+  if (o.maxTime !== undefined && o.warmupSteps) invalidRange('0 with maxTime (warm up by warmupRatio, a share of the time)', 'warmupSteps', o.warmupSteps);
   oneOf(o.evalStrategy, 'evalStrategy', ['no', 'steps', 'epoch']);
   oneOf(o.saveStrategy, 'saveStrategy', ['no', 'steps', 'epoch']);
   oneOf(o.progress, 'progress', ['auto', 'bar', 'lines', 'none']);
@@ -173,6 +196,7 @@ export function resolveOptions(o: TrainerOptions = {}): ResolvedOptions {
   if (o.saveStrategy === 'steps' && o.saveSteps === undefined) invalidRange("saveSteps with saveStrategy 'steps'", 'saveSteps', o.saveSteps);
   if (o.computeMetrics !== undefined && typeof o.computeMetrics !== 'function') invalidType('a function', 'computeMetrics', o.computeMetrics);
   if (o.callbacks !== undefined && !Array.isArray(o.callbacks)) invalidType('an array of callbacks', 'callbacks', o.callbacks);
+  if (o.baselines !== undefined && !Array.isArray(o.baselines)) invalidType('an array of report evaluations', 'baselines', o.baselines);
   for (const k of ['outputDir', 'runName', 'runsDir', 'metricForBestModel'] as const)
     if (o[k] !== undefined && (typeof o[k] !== 'string' || o[k] === '')) invalidType('a non-empty string', k, o[k]);
   const saveStrategy = o.saveStrategy ?? (o.saveSteps !== undefined ? 'steps' : 'no');
@@ -181,6 +205,7 @@ export function resolveOptions(o: TrainerOptions = {}): ResolvedOptions {
   return {
     epochs: o.epochs ?? 3,
     maxSteps: o.maxSteps,
+    maxTime: o.maxTime,
     gradientAccumulationSteps: o.gradientAccumulationSteps ?? 1,
     lr: o.lr ?? 5e-5,
     schedule: o.schedule ?? 'linear',
@@ -209,6 +234,7 @@ export function resolveOptions(o: TrainerOptions = {}): ResolvedOptions {
     runName: o.runName,
     runsDir: o.runsDir ?? 'runs',
     reportConfig: o.reportConfig ?? {},
+    baselines: o.baselines ?? [],
     progress: o.progress ?? 'auto',
     logStream: o.logStream ?? process.stderr,
     onNonFinite: o.onNonFinite ?? 'error',

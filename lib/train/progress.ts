@@ -1,7 +1,9 @@
 /**
  * Progress output. On a TTY: one redrawn line on stderr with step/total,
  * loss, lr, it/s and ETA (log records printed above it). Elsewhere (CI, a
- * pipe, a file): plain log lines, one per logged record. JS thread only.
+ * pipe, a file): plain log lines, one per logged record. With a time budget
+ * (budget()) the bar fills with time and both show the time left instead of
+ * an ETA. JS thread only.
  */
 import type { LogRecord } from './callbacks.js';
 import type { ProgressMode } from './options.js';
@@ -43,6 +45,7 @@ export class Progress {
   #lastDraw = 0;
   #line = '';
   #label: string;
+  #budget?: { seconds: number; elapsed: () => number };
 
   constructor(mode: ProgressMode, stream: NodeJS.WritableStream, total: number, label = 'train') {
     this.#stream = stream;
@@ -50,6 +53,16 @@ export class Progress {
     this.#label = label;
     this.enabled = mode !== 'none';
     this.bar = mode === 'bar' || (mode === 'auto' && !!(stream as NodeJS.WriteStream).isTTY);
+  }
+
+  /** Progress is time: `elapsed()` seconds of a `seconds` budget. */
+  budget(seconds: number, elapsed: () => number): void {
+    this.#budget = { seconds, elapsed };
+  }
+
+  /** Seconds of the budget left (undefined without one). */
+  timeLeft(): number | undefined {
+    return this.#budget ? Math.max(0, this.#budget.seconds - this.#budget.elapsed()) : undefined;
   }
 
   start(step: number): void {
@@ -70,11 +83,14 @@ export class Progress {
     if (now - this.#lastDraw < 100 && step < this.#total) return;
     this.#lastDraw = now;
     const rate = this.rate(step);
-    const frac = Math.min(1, step / this.#total);
+    const b = this.#budget;
+    const frac = Math.min(1, b ? b.elapsed() / b.seconds : step / this.#total);
     const filled = Math.round(frac * BAR);
     const bar = '='.repeat(Math.max(0, filled - 1)) + (filled ? '>' : '') + ' '.repeat(BAR - filled);
     const eta = rate > 0 ? (this.#total - step) / rate : NaN;
-    this.#line = `${this.#label} [${bar}] ${step}/${this.#total} loss ${fmt(loss)} lr ${fmt(lr)} ${rate.toFixed(2)} it/s ETA ${duration(eta)}`;
+    const steps = Number.isFinite(this.#total) ? `${step}/${this.#total}` : `step ${step}`;
+    const left = b ? `${duration(this.timeLeft()!)} left` : `ETA ${duration(eta)}`;
+    this.#line = `${this.#label} [${bar}] ${steps} loss ${fmt(loss)} lr ${fmt(lr)} ${rate.toFixed(2)} it/s ${left}`;
     const width = (this.#stream as NodeJS.WriteStream).columns;
     const shown = width ? this.#line.slice(0, width - 1) : this.#line;
     this.#stream.write(`\r\x1b[2K${shown}`);
@@ -88,8 +104,9 @@ export class Progress {
   }
 
   log(record: LogRecord): void {
-    const extra = !this.bar && 'loss' in record ? `  ${this.rate(record.step).toFixed(2)} it/s` : '';
-    this.print(`[${this.#label}] ${formatRecord(record, this.#total)}${extra}`);
+    const left = this.timeLeft();
+    const extra = !this.bar && 'loss' in record ? `  ${this.rate(record.step).toFixed(2)} it/s${left !== undefined ? `  ${duration(left)} left` : ''}` : '';
+    this.print(`[${this.#label}] ${formatRecord(record, Number.isFinite(this.#total) ? this.#total : undefined)}${extra}`);
   }
 
   end(): void {

@@ -25,6 +25,7 @@ import { listCheckpoints, loadCheckpointInto, loadWeightsInto, readTrainerState,
 import { resolveOptions, type ResolvedOptions, type Strategy, type TrainerOptions } from './options.js';
 import { argmaxRows, defaultMetrics, flattenPredictions, type EvalPrediction, type PredictionBatch } from './predictions.js';
 import { Progress } from './progress.js';
+import { scheduleFactor } from './schedule.js';
 import { gatherPredictions, globalStep, unpaddedShards } from './distributed.js';
 import { writeReport, type ReportEvaluation } from './report.js';
 import { isBatchSource, type BatchSource, type EvalData } from './source.js';
@@ -61,7 +62,8 @@ export interface FitOptions {
   signal?: AbortSignal;
 }
 
-export type StopReason = 'completed' | 'aborted' | 'early_stopping' | 'callback';
+/** 'max_time': the time budget (maxTime) ran out. */
+export type StopReason = 'completed' | 'aborted' | 'early_stopping' | 'callback' | 'max_time';
 
 export interface FitResult {
   globalStep: number;
@@ -281,13 +283,26 @@ class FitRun {
     if (this.evalStrategy !== 'no' && !fo.evalData) invalidType(`evalData (evalStrategy is '${this.evalStrategy}')`, 'evalData', fo.evalData);
     if (this.o.earlyStoppingPatience && this.evalStrategy === 'no') invalidRange('evaluation (evalData) with earlyStoppingPatience', 'evalStrategy', 'no');
     this.stepsPerEpoch = Math.ceil(train.length / this.o.gradientAccumulationSteps);
-    this.maxSteps = this.o.maxSteps ?? this.o.epochs * this.stepsPerEpoch;
-    this.numEpochs = this.o.maxSteps ? Math.ceil(this.maxSteps / this.stepsPerEpoch) : this.o.epochs;
+    // A time budget cycles the data until it runs out (maxSteps still bounds it).
+    const timed = this.o.maxTime !== undefined;
+    this.maxSteps = this.o.maxSteps ?? (timed ? Infinity : this.o.epochs * this.stepsPerEpoch);
+    this.numEpochs = this.o.maxSteps ? Math.ceil(this.maxSteps / this.stepsPerEpoch) : timed ? Infinity : this.o.epochs;
+    // Schedules on progress in [0, 1] are driven from here: setLearningRate before each step.
+    this.jsSchedule = timed || this.o.schedule === 'one_cycle';
+  }
+
+  readonly jsSchedule: boolean;
+
+  /** Progress of the schedule in [0, 1]: elapsed / maxTime, or the steps done / maxSteps. */
+  progressFraction(): number {
+    const { o } = this;
+    if (o.maxTime !== undefined) return Math.min(1, this.runtime() / o.maxTime);
+    return this.state.global_step / this.maxSteps;
   }
 
   freshState(): TrainerState {
     return {
-      global_step: 0, epoch: 0, max_steps: this.maxSteps, num_train_epochs: this.numEpochs,
+      global_step: 0, epoch: 0, max_steps: finiteOr(this.maxSteps, -1), num_train_epochs: finiteOr(this.numEpochs, -1),
       logging_steps: this.o.loggingSteps, eval_steps: this.o.evalSteps ?? null, save_steps: this.o.saveSteps ?? null,
       train_batch_size: (this.train as { batchSize?: number }).batchSize ?? null,
       best_metric: null, best_model_checkpoint: null, best_step: null, log_history: [],
@@ -309,13 +324,16 @@ class FitRun {
     model.autocast((o.bf16 ?? device !== 'cpu') ? 'bfloat16' : null);
     model.cudaGraphs(o.cudaGraphs);
     if (o.processGroup) model.setProcessGroup(o.processGroup);
-    model.configureOptimizer({ lr: o.lr, betas: o.betas, eps: o.eps, weightDecay: o.weightDecay, schedule: o.schedule, warmupSteps, totalSteps: this.maxSteps });
+    // A schedule driven from JS runs the native one as 'constant' and sets its lr before each step.
+    const native = this.jsSchedule ? { schedule: 'constant' as const, warmupSteps: 0, totalSteps: 0 } : { schedule: o.schedule as 'linear', warmupSteps, totalSteps: this.maxSteps };
+    model.configureOptimizer({ lr: o.lr, betas: o.betas, eps: o.eps, weightDecay: o.weightDecay, ...native });
     await this.restore();
     // Every rank starts from rank 0's weights (a resumed run restored the same checkpoint everywhere).
     if (o.processGroup) await model.broadcastParameters(0);
     this.t.state = this.state;
     await this.openRunLog();
     this.progress = new Progress(this.isMain ? o.progress : 'none', o.logStream, this.maxSteps, o.runName ?? 'train');
+    if (o.maxTime !== undefined) this.progress.budget(o.maxTime, () => this.runtime());
     this.progress.start(this.state.global_step);
     model.train();
     try {
@@ -345,7 +363,7 @@ class FitRun {
     }
     const saved = await readTrainerState(dir);
     await loadCheckpointInto(this.model, dir);
-    this.state = { ...this.freshState(), ...saved, max_steps: this.maxSteps, num_train_epochs: this.numEpochs };
+    this.state = { ...this.freshState(), ...saved, max_steps: finiteOr(this.maxSteps, -1), num_train_epochs: finiteOr(this.numEpochs, -1) };
     this.runtimeBefore = saved.train_runtime ?? 0;
     this.train.resume(saved.data_position);
     this.lastSaved = saved.global_step;
@@ -361,6 +379,10 @@ class FitRun {
       const { epoch } = train.state();
       if (state.global_step >= this.maxSteps || epoch >= this.numEpochs) {
         this.stopReason = 'completed';
+        break;
+      }
+      if (o.maxTime !== undefined && this.runtime() >= o.maxTime) {
+        this.stopReason = 'max_time';  // a resumed run whose budget was already spent
         break;
       }
       let window: Batch[] = [];
@@ -397,6 +419,7 @@ class FitRun {
     const skip = o.onNonFinite === 'skip';
     // Dropout's random stream for this step depends only on (seed, step): see the file header.
     manualSeed(o.seed + this.state.global_step);
+    if (this.jsSchedule) model.setLearningRate(o.lr * scheduleFactor(o.schedule, this.progressFraction(), o.warmupRatio));
     this.stepTerms = window.reduce((sum, b) => sum + lossTerms(b), 0);
     this.stepRows = window.reduce((sum, b) => sum + batchRows(b), 0);
     if (window.length === 1) {
@@ -456,6 +479,11 @@ class FitRun {
     if (this.evalStrategy === 'steps' && rec.step % o.evalSteps! === 0) await this.evaluate();
     if (o.saveStrategy === 'steps' && rec.step % o.saveSteps! === 0) await this.save();
     if (this.fo.signal?.aborted && !this.stopReason) this.stopReason = 'aborted';
+    if (o.maxTime !== undefined && !this.stopReason && this.runtime() >= o.maxTime) {
+      this.stopReason = 'max_time';
+      if (rec.step % o.loggingSteps !== 0) await this.logTrain(rec);
+      this.progress.print(`[${o.runName ?? 'train'}] time budget of ${o.maxTime} s reached at step ${rec.step}`);
+    }
   }
 
   async logTrain(rec: StepRecord): Promise<void> {
@@ -558,6 +586,7 @@ class FitRun {
       title: `bertorch run ${this.o.runName}`,
       runs: [{ name: this.o.runName ?? 'train', history: this.state.log_history }],
       evaluations,
+      baselines: this.o.baselines,
       config: { ...this.o.reportConfig, trainer: reportableOptions(this.o), model: this.model.config },
     });
   }
@@ -585,6 +614,10 @@ function batchRows(batch: Batch): number {
   return batch.shape?.[0] ?? (batch.inputIds instanceof Tensor ? batch.inputIds.shape[0] : 0);
 }
 
+function finiteOr(x: number, fallback: number): number {
+  return Number.isFinite(x) ? x : fallback;
+}
+
 function round(x: number): number {
   return Math.round(x * 1e4) / 1e4;
 }
@@ -592,7 +625,7 @@ function round(x: number): number {
 /** The trainer options worth showing in a report (no functions, streams or objects). */
 function reportableOptions(o: ResolvedOptions): Record<string, unknown> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined && (typeof v !== 'object' || Array.isArray(v)) && typeof v !== 'function')
-    .filter(([k]) => k !== 'callbacks'));
+    .filter(([k]) => k !== 'callbacks' && k !== 'baselines'));
 }
 
 /**
