@@ -12,6 +12,7 @@ export * from './distributed/index.js';
 export * from './federated/index.js';
 export * from './profiler.js';
 export * from './monitor/index.js';
+export * from './rank/index.js';
 // lib/data declares the same Batch and ProblemType shapes without importing the
 // addon (DESIGN: data never imports native code); the models' are canonical.
 export type { Batch, ProblemType } from './models/index.js';
