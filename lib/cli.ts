@@ -24,7 +24,12 @@ export type { Io } from './cli/command.js';
  * @example process.exitCode = await main(process.argv.slice(2));
  */
 export async function main(argv: string[], io: Io = process): Promise<number> {
-  const [command, ...rest] = argv;
+  let [command, ...rest] = argv;
+  // A command with subcommands (`bertorch rank train`) is registered as 'rank train'.
+  if (command !== undefined && !(command in COMMANDS) && rest[0] !== undefined && `${command} ${rest[0]}` in COMMANDS) {
+    command = `${command} ${rest[0]}`;
+    rest = rest.slice(1);
+  }
   const err = (msg: string) => io.stderr.write(msg.endsWith('\n') ? msg : msg + '\n');
   if (command === undefined || command === '-h' || command === '--help' || command === 'help') {
     const target = command === 'help' ? rest[0] : undefined;
@@ -36,6 +41,13 @@ export async function main(argv: string[], io: Io = process): Promise<number> {
     const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8').catch(() => readFile(new URL('../../package.json', import.meta.url), 'utf8')));
     io.stdout.write(`${pkg.version}\n`);
     return 0;
+  }
+  const subcommands = Object.keys(COMMANDS).filter((k) => k.startsWith(`${command} `));
+  if (!(command in COMMANDS) && subcommands.length) {
+    const help = rest.includes('--help') || rest.includes('-h');
+    (help ? (m: string) => io.stdout.write(m) : err)(`Usage: bertorch ${command} <${subcommands.map((k) => k.split(' ')[1]).join('|')}> [options]\n\n` +
+      subcommands.map((k) => `  ${k.padEnd(16)}${COMMANDS[k].summary}`).join('\n') + `\n\nRun 'bertorch ${command} <subcommand> --help' for its options.\n`);
+    return help ? 0 : 2;
   }
   if (!(command in COMMANDS)) {
     err(`bertorch: unknown command '${command}' (expected one of ${Object.keys(COMMANDS).join(', ')}); run 'bertorch --help'`);

@@ -3,6 +3,7 @@ import { evaluateCommand } from './evaluate.js';
 import { finetuneCommand } from './finetune.js';
 import { monitorCommand } from './monitor.js';
 import { predictCommand } from './predict.js';
+import { rankEvaluateCommand, rankScoreCommand, rankTrainCommand } from './rank.js';
 import { pretrainCommand } from './pretrain.js';
 
 // In the order --help lists them.
@@ -12,4 +13,8 @@ export const COMMANDS: Record<string, Command> = {
   evaluate: evaluateCommand,
   predict: predictCommand,
   monitor: monitorCommand,
+  // Subcommands: `bertorch rank train` runs the command named 'rank train'.
+  'rank train': rankTrainCommand,
+  'rank evaluate': rankEvaluateCommand,
+  'rank score': rankScoreCommand,
 };

@@ -18,7 +18,7 @@ export const GENERAL = `bertorch: pretrain, fine-tune, evaluate and serve BERT f
 Usage: bertorch <command> [options]
 
 Commands:
-${Object.entries(COMMANDS).map(([k, c]) => `  ${k.padEnd(10)}${c.summary}`).join('\n')}
+${Object.entries(COMMANDS).map(([k, c]) => `  ${k.padEnd(15)}${c.summary}`).join('\n')}
 
 Run 'bertorch <command> --help' for a command's options. Options can also come
 from --config <file.json|file.yaml>; flags win over the file.
