@@ -12,3 +12,4 @@ export * from './http.js';
 export * from './partition.js';
 export * from './security.js';
 export * from './certs.js';
+export * from './flower.js';
