@@ -52,9 +52,9 @@ export function clickLog({ contexts, candidates = 20, seed = 1 }: ClickLogOption
     const category = rng.pick(NAMES);
     const context = `viewed ${product(rng, category)} and ${product(rng, category)}`;
     for (let k = 0; k < candidates; k++) {
-      const kind = k < 4 ? 'partner' : k < 9 ? 'same' : 'other';
+      const kind = k < 6 ? 'partner' : k < 11 ? 'same' : 'other';
       const cat = kind === 'partner' ? PARTNER[category] : kind === 'same' ? category : rng.pick(NAMES.filter((n) => n !== category && n !== PARTNER[category]));
-      const p = kind === 'partner' ? 0.7 : kind === 'same' ? 0.05 : 0.03;
+      const p = kind === 'partner' ? 0.8 : kind === 'same' ? 0.05 : 0.03;
       out.push({ context, item: product(rng, cat), clicked: rng.chance(p) ? 1 : 0 });
     }
   }
