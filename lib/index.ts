@@ -13,6 +13,9 @@ export * from './federated/index.js';
 export * from './profiler.js';
 export * from './monitor/index.js';
 export * from './rank/index.js';
+export * from './embeddings/index.js';
+export * from './search/index.js';
+export * from './faq/index.js';
 // lib/data declares the same Batch and ProblemType shapes without importing the
 // addon (DESIGN: data never imports native code); the models' are canonical.
 export type { Batch, ProblemType } from './models/index.js';

@@ -17,7 +17,7 @@ import { optionsObject, rangeError, typeError } from '../validate.js';
 import { readSentenceFolder, writeSentenceFolder, type Pooling } from './folder.js';
 
 /** Options of {@link SentenceEncoder.encode}. */
-export interface EncodeOptions {
+export interface SentenceEncodeOptions {
   /** How token vectors become one: the folder's pooling by default. */
   pooling?: Pooling;
   /** L2-normalise each vector: the folder's Normalize module by default. */
@@ -158,10 +158,10 @@ export class SentenceEncoder implements AsyncDisposable {
    * const v = await encoder.encode(['a question', 'another'], { batchSize: 64 });
    * const second = v.subarray(encoder.dim, 2 * encoder.dim);
    */
-  async encode(texts: string | readonly string[], options?: EncodeOptions): Promise<Float32Array> {
+  async encode(texts: string | readonly string[], options?: SentenceEncodeOptions): Promise<Float32Array> {
     this.#requests++;
     const list = checkTexts(texts);
-    const opts = optionsObject(options, 'options') as EncodeOptions;
+    const opts = optionsObject(options, 'options') as SentenceEncodeOptions;
     const pooling = checkPooling(opts.pooling, 'pooling') ?? this.pooling;
     const normalize = checkBool(opts.normalize, 'normalize') ?? this.normalize;
     const batchSize = opts.batchSize ?? 32;
