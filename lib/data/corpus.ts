@@ -48,7 +48,10 @@ export type { NearDuplicateOptions } from './minhash.js';
 export interface CorpusInput {
   /** A file, a directory (searched recursively for known extensions) or a glob (`data/**\/*.jsonl.gz`). */
   path: string;
-  /** File format; by default from the extension (`.txt`, `.jsonl`, `.ndjson`, `.csv`, `.tsv`, each optionally `.gz`). */
+  /**
+   * File format; by default from the extension (`.txt`, `.jsonl`, `.ndjson`, `.csv`, `.tsv`, each optionally `.gz`;
+   * `.parquet`; `.arrow` for Arrow IPC files, which HF `datasets` save folders hold).
+   */
   format?: CorpusFormat;
   /**
    * txt: `'line'` makes each non-blank line an example; `'document'` makes each
@@ -62,8 +65,9 @@ export interface CorpusInput {
    */
   field?: string;
   /**
-   * csv/tsv: the text column, by header name or 0-based index. Use `columns`
-   * for several (their values are joined by a space).
+   * csv/tsv/parquet/arrow: the text column, by header name or 0-based index
+   * (parquet/arrow: `'a.b'` for a struct field). Use `columns` for several
+   * (their values are joined by a space). Parquet and Arrow also take `field`.
    * @default 'text' with a header, 0 without
    */
   column?: string | number;
@@ -360,8 +364,19 @@ function readerSpec(input: CorpusInput, file: string, name: string, maxLineBytes
   const format =
     input.format === undefined
       ? formatOf(file)
-      : optionalChoice(input.format, `${name}.format`, ['txt', 'jsonl', 'csv', 'tsv'] as const, 'txt');
-  if (format === undefined) throw typeError('a known extension (.txt, .jsonl, .csv, .tsv, optionally .gz) or a format', name, file);
+      : optionalChoice(input.format, `${name}.format`, ['txt', 'jsonl', 'csv', 'tsv', 'parquet', 'arrow'] as const, 'txt');
+  if (format === undefined) throw typeError('a known extension (.txt, .jsonl, .csv, .tsv, optionally .gz; .parquet, .arrow) or a format', name, file);
+  if (format === 'parquet' || format === 'arrow') {
+    // Tables name their text by column (or columns), or by field like JSONL ("a.b": a struct field).
+    const columns = input.columns ?? [input.column ?? input.field ?? 'text'];
+    if (!Array.isArray(columns) || columns.length === 0) throw typeError('a non-empty array of columns', `${name}.columns`, input.columns);
+    for (const column of columns) {
+      if (typeof column === 'number' ? !Number.isInteger(column) || column < 0 : typeof column !== 'string' || column === '') {
+        throw typeError('a column name or 0-based index', `${name}.column`, column);
+      }
+    }
+    return { format, txtMode: 'line', field: 'text', columns, header: true, quote: false, maxLineBytes };
+  }
   const header = optionalBoolean(input.header, `${name}.header`, true);
   let columns: Array<string | number>;
   if (input.columns !== undefined) {

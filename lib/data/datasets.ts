@@ -10,12 +10,17 @@
 // the given set is a CorpusError naming file and line, or with
 // `onBadRow: 'skip'` a skip counted in `badRows` and listed in `skippedRows`.
 // Lines are read with lines.ts (invalid UTF-8, NUL bytes and over-long lines
-// caught per line, never held). No native code.
+// caught per line, never held). Parquet files, Arrow files and HF `datasets`
+// folders come through parquet-table.ts (a row's "line" is its row number).
+// No native code.
 
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { BadRowTally, checkIndex, checkLabels, type BadRow, type DatasetBadRowReason, type SkippedRow } from './bad-rows.js';
 import { namingInputErrors } from './corpus-error.js';
 import { csvRows, lineProblem, resolveColumns } from './csv.js';
 import { readLines } from './lines.js';
+import { tableRows, type TableFormat } from './parquet-table.js';
 import { describeValue, fieldOf, formatOf } from './readers.js';
 import { maskTokens, maskingVocabOf, type MaskedTokens, type MaskingVocab } from './masking.js';
 import type { ShardReader } from './shards.js';
@@ -55,8 +60,11 @@ export interface ClassificationFileOptions {
   multiLabel?: boolean | { delimiter?: string };
   /** The label is a number to predict (a JSON number, or a decimal such as `-1.5e3` in text). @default false */
   regression?: boolean;
-  /** @default from the extension (.csv, .tsv, .jsonl, .ndjson, each optionally .gz) */
-  format?: 'csv' | 'tsv' | 'jsonl';
+  /**
+   * @default from the extension (.csv, .tsv, .jsonl, .ndjson, each optionally .gz; .parquet; .arrow),
+   * 'arrow' for a HF `datasets` save folder (state.json beside *.arrow files), 'parquet' for a folder of .parquet files
+   */
+  format?: 'csv' | 'tsv' | 'jsonl' | 'parquet' | 'arrow';
   /** CSV/TSV: the first record names the columns; without it, the first record sets the number of fields. @default true */
   header?: boolean;
   /**
@@ -73,7 +81,7 @@ export interface ClassificationFileOptions {
 }
 
 type RowFields = (key: string | number) => unknown;
-type Row = { line: number; field: RowFields; bad?: undefined } | BadRow;
+type Row = { line: number; field: RowFields; where?: string; bad?: undefined } | BadRow;
 
 const isBlank = (text: string) => text.trim().length === 0;
 const DEFAULT_MAX_LINE_BYTES = 8 * 1024 * 1024;
@@ -171,8 +179,11 @@ export class ClassificationDataset {
   static async fromFile(path: string, options?: ClassificationFileOptions): Promise<ClassificationDataset> {
     requireString(path, 'path');
     const opts = optionsObject(options, 'options');
-    const format = opts.format ?? formatOf(path);
-    if (format !== 'csv' && format !== 'tsv' && format !== 'jsonl') throw typeError("a .csv, .tsv or .jsonl file, or format", 'path', path);
+    const files = await tableFiles(path);
+    const format = opts.format ?? formatOf(files?.[0] ?? path);
+    if (format !== 'csv' && format !== 'tsv' && format !== 'jsonl' && format !== 'parquet' && format !== 'arrow') {
+      throw typeError('a .csv, .tsv, .jsonl, .parquet or .arrow file, a folder of .parquet or .arrow files, or format', 'path', path);
+    }
     const header = optionalBoolean(opts.header, 'header', true);
     const textColumn = column(opts.textColumn, 'textColumn', 'text', header);
     const pairColumn = opts.textPairColumn === undefined ? undefined : column(opts.textPairColumn, 'textPairColumn', '', header);
@@ -191,17 +202,33 @@ export class ClassificationDataset {
     const raw: Array<number | string[]> = []; // a regression value, or label names
     const tally = new BadRowTally(path, onBadRow);
     const needed = [textColumn, labelColumn, ...(pairColumn === undefined ? [] : [pairColumn])];
-    const rows = namingInputErrors(path, format === 'jsonl' ? jsonlRows(path, maxLineBytes) : csvTableRows(path, format, header, needed, maxLineBytes));
     const plan: ExamplePlan = { textColumn, pairColumn, labelColumn, regression, multi: multi !== undefined, delimiter, fixed, format };
-    for await (const row of rows) {
-      const result = row.bad === undefined ? readExample(row, plan) : row;
-      if (result.bad !== undefined) {
-        tally.add(result);
-        continue;
+    const textKeys = [textColumn, ...(pairColumn === undefined ? [] : [pairColumn])];
+    // A folder of tables is read file by file; bad rows name their own file.
+    for (const file of format === 'parquet' || format === 'arrow' ? files ?? [path] : [path]) {
+      const fileTally = file === path ? tally : new BadRowTally(file, onBadRow);
+      const rows = namingInputErrors<Row>(
+        file,
+        format === 'jsonl'
+          ? jsonlRows(file, maxLineBytes)
+          : format === 'parquet' || format === 'arrow'
+            ? tableRows(file, format, needed, textKeys)
+            : csvTableRows(file, format, header, needed, maxLineBytes),
+      );
+      for await (const row of rows) {
+        const result = row.bad === undefined ? readExample(row, plan) : row;
+        if (result.bad !== undefined) {
+          fileTally.add(row.bad === undefined && row.where ? { ...result, message: `${result.message} (${row.where})` } : result);
+          continue;
+        }
+        texts.push(result.text);
+        pairs?.push(result.pair!);
+        raw.push(result.label);
       }
-      texts.push(result.text);
-      pairs?.push(result.pair!);
-      raw.push(result.label);
+      if (fileTally !== tally) {
+        for (const [reason, count] of Object.entries(fileTally.counts)) tally.counts[reason as DatasetBadRowReason] = (tally.counts[reason as DatasetBadRowReason] ?? 0) + count;
+        tally.rows.push(...fileTally.rows.map((r) => ({ ...r, message: `${file}: ${r.message}` })));
+      }
     }
     const labels = regression ? [] : fixed ?? sortedLabels(raw.filter((v): v is string[] => Array.isArray(v)));
     const ids = new Map(labels.map((name, id) => [name, id]));
@@ -257,7 +284,7 @@ interface ExamplePlan {
   multi: boolean;
   delimiter: string;
   fixed: string[] | undefined;
-  format: 'csv' | 'tsv' | 'jsonl';
+  format: 'csv' | 'tsv' | 'jsonl' | TableFormat;
 }
 
 type ReadExample = { line: number; text: string; pair?: string; label: number | string[]; bad?: undefined };
@@ -305,9 +332,22 @@ function readExample(row: Row & { bad?: undefined }, plan: ExamplePlan): BadRow 
 }
 
 function missing(line: number, key: string | number, format: ExamplePlan['format']): BadRow {
+  if (format === 'parquet' || format === 'arrow') return { line, bad: 'missing_field', message: `column ${JSON.stringify(key)} is null` };
   return format === 'jsonl'
     ? { line, bad: 'missing_field', message: `field "${key}" is missing` }
     : { line, bad: 'missing_column', message: `column ${JSON.stringify(key)} is missing from the row` };
+}
+
+// A folder of Parquet files, or a HF `datasets` save folder (state.json lists
+// its .arrow files), as its files in order; undefined for anything else.
+async function tableFiles(path: string): Promise<string[] | undefined> {
+  const info = await stat(path).catch(() => undefined);
+  if (!info?.isDirectory()) return undefined;
+  const state = await readFile(join(path, 'state.json'), 'utf8').then((text) => JSON.parse(text) as { _data_files?: Array<{ filename: string }> }, () => undefined);
+  if (state?._data_files?.length) return state._data_files.map((f) => join(path, f.filename));
+  const entries = (await readdir(path)).filter((name) => !name.startsWith('.') && (formatOf(name) === 'parquet' || formatOf(name) === 'arrow')).sort();
+  if (entries.length === 0) throw typeError('a folder with .parquet or .arrow files (or a HF datasets save folder)', 'path', path);
+  return entries.map((name) => join(path, name));
 }
 
 // A text field: a non-blank string, and nothing else (a JSON number or object is not text).

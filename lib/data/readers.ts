@@ -4,6 +4,8 @@
 // - csv/tsv: columns by header name or index, joined by a space; parsed
 //   record by record with csv-parse after the lines of a quoted field are
 //   gathered, so a bad quote costs one row, not the rest of the file.
+// - parquet/arrow (parquet-table.ts): text columns of Parquet files, Arrow IPC
+//   files and HF `datasets` folders, a row group or record batch at a time.
 // Each reader yields either a record or a bad row (reason, file, line); the
 // caller decides whether a bad row is an error. Memory: one record at a time
 // (one line, document or CSV record, each capped at maxLineBytes).
@@ -11,11 +13,12 @@
 import { ReaderConfigError } from './corpus-error.js';
 import { csvRows, lineProblem, resolveColumns } from './csv.js';
 import { lineBreak, readLines, type RawLine } from './lines.js';
+import { tableRecords } from './parquet-table.js';
 
 export { ReaderConfigError };
 
 /** The file formats a reader understands (each also gzipped). */
-export type CorpusFormat = 'txt' | 'jsonl' | 'csv' | 'tsv';
+export type CorpusFormat = 'txt' | 'jsonl' | 'csv' | 'tsv' | 'parquet' | 'arrow';
 
 /** Why a row could not become an example. */
 export type BadRowReason =
@@ -53,7 +56,7 @@ export interface ReaderSpec {
   txtMode: 'line' | 'document';
   /** jsonl: the field holding the text, dots for nesting. */
   field: string;
-  /** csv/tsv: columns whose values (joined by a space) are the text. */
+  /** csv/tsv/parquet/arrow: columns whose values (joined by a space) are the text ("a.b": a struct field). */
   columns: Array<string | number>;
   /** csv/tsv: whether the first record names the columns. */
   header: boolean;
@@ -74,11 +77,16 @@ const EXTENSIONS: Record<string, CorpusFormat> = {
   '.ndjson': 'jsonl',
   '.csv': 'csv',
   '.tsv': 'tsv',
+  '.parquet': 'parquet',
+  '.arrow': 'arrow',
+  '.arrows': 'arrow',
 };
 
-/** The format a file name implies (".gz" looked through), or undefined. */
+/** The format a file name implies (".gz" looked through, except for the binary formats), or undefined. */
 export function formatOf(path: string): CorpusFormat | undefined {
-  const name = path.toLowerCase().replace(/\.gz$/, '');
+  const lower = path.toLowerCase();
+  if (lower.endsWith('.parquet.gz') || lower.endsWith('.arrow.gz')) return undefined;
+  const name = lower.replace(/\.gz$/, '');
   const dot = name.lastIndexOf('.');
   return dot < 0 ? undefined : EXTENSIONS[name.slice(dot)];
 }
@@ -93,6 +101,9 @@ export function readRecords(path: string, spec: ReaderSpec): AsyncGenerator<Read
     case 'csv':
     case 'tsv':
       return csvRecords(path, spec);
+    case 'parquet':
+    case 'arrow':
+      return tableRecords(path, spec.format, spec.columns);
   }
 }
 
