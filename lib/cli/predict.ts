@@ -6,16 +6,39 @@ import { parse as parseCsv } from 'csv-parse/sync';
 import { createPredictor } from '../serve/index.js';
 import { mustExist, say, type Command, type Io } from './command.js';
 import { COMMON, i, n, s, type Values } from './options.js';
+import { namingInputErrors } from '../data/corpus-error.js';
+import { tableRows } from '../data/parquet-table.js';
+import { ParquetTableWriter, type ParquetColumn } from '../data/parquet-writer.js';
+
+// Parquet columns of a prediction: text, label (string), score (float32); a
+// multi-label answer adds labels, a NER answer has entities, and the class
+// probabilities, as JSON text; a regression answer has value (double, or JSON for several outputs).
+function predictionColumns(row: Record<string, unknown>): ParquetColumn[] {
+  const columns: ParquetColumn[] = [{ name: 'text', type: 'string' }];
+  if ('entities' in row) columns.push({ name: 'entities', type: 'string' });
+  else if ('value' in row) columns.push({ name: 'value', type: typeof row.value === 'number' ? 'double' : 'string' });
+  else {
+    columns.push({ name: 'label', type: 'string' }, { name: 'score', type: 'float' });
+    if ('labels' in row) columns.push({ name: 'labels', type: 'string' });
+    columns.push({ name: 'probabilities', type: 'string' });
+  }
+  return columns;
+}
+
+function predictionRow(row: Record<string, unknown>): Record<string, unknown> {
+  const json = (value: unknown) => (value === undefined || typeof value === 'string' || typeof value === 'number' ? value : JSON.stringify(value));
+  return { ...row, entities: json(row.entities), labels: json(row.labels), probabilities: json(row.probabilities), value: json(row.value) };
+}
 
 export const predictCommand: Command = {
-  summary: 'Predicts texts from JSONL / CSV / TSV / text lines (a file or stdin) and writes JSONL.',
+  summary: 'Predicts texts from JSONL / CSV / TSV / Parquet / Arrow / text lines (a file or stdin) and writes JSONL, or Parquet for an output ending in .parquet.',
   usage: 'bertorch predict --model <dir> [--input <file>|-] [--output <file>] [options]',
   options: {
     model: s('fine-tuned HF folder with tokenizer files', { required: true }),
     input: s('input file; - or none reads stdin', { default: '-' }),
-    output: s('output JSONL file; - or none writes stdout', { default: '-' }),
-    format: s('input format (auto: by extension, text for stdin)', { default: 'auto', choices: ['auto', 'text', 'jsonl', 'csv', 'tsv'] }),
-    'text-column': s('JSONL field or CSV/TSV column of the text', { default: 'text' }),
+    output: s('output JSONL file, or .parquet (typed columns: text, label, score); - or none writes stdout', { default: '-' }),
+    format: s('input format (auto: by extension, text for stdin)', { default: 'auto', choices: ['auto', 'text', 'jsonl', 'csv', 'tsv', 'parquet', 'arrow'] }),
+    'text-column': s('JSONL field or CSV/TSV/Parquet/Arrow column of the text', { default: 'text' }),
     'batch-size': i('most texts per forward pass', 32),
     'max-length': i('tokens per text', 128),
     threshold: n('multi-label cut-off', 0.5),
@@ -27,7 +50,16 @@ export const predictCommand: Command = {
 async function* inputTexts(v: Values, io: Io): AsyncGenerator<string> {
   const stdin = v.input === '-';
   const ext = stdin ? '' : v.input.replace(/\.gz$/, '').split('.').pop()!.toLowerCase();
-  const format = v.format !== 'auto' ? v.format : ext === 'jsonl' || ext === 'ndjson' ? 'jsonl' : ext === 'csv' ? 'csv' : ext === 'tsv' ? 'tsv' : 'text';
+  const format = v.format !== 'auto' ? v.format : ext === 'jsonl' || ext === 'ndjson' ? 'jsonl' : ext === 'csv' ? 'csv' : ext === 'tsv' ? 'tsv' : ext === 'parquet' || ext === 'arrow' ? ext : 'text';
+  if (format === 'parquet' || format === 'arrow') {
+    if (stdin) throw new Error(`--format ${format} reads a file, not stdin`);
+    for await (const row of namingInputErrors(v.input, tableRows(v.input, format, [v.textColumn], [v.textColumn]))) {
+      const text = row.field(v.textColumn);
+      if (typeof text !== 'string') throw new Error(`${v.input}:${row.line}: column "${v.textColumn}" is null (${row.where})`);
+      yield text;
+    }
+    return;
+  }
   if (format === 'csv' || format === 'tsv') {
     const rows = parseCsv(stdin ? await readAll(io.stdin) : await readFile(v.input, 'utf8'), { columns: true, delimiter: format === 'tsv' ? '\t' : ',', skip_empty_lines: true }) as Record<string, string>[];
     if (rows.length && !(v.textColumn in rows[0])) throw new Error(`column "${v.textColumn}" not found in ${v.input}: the header has ${Object.keys(rows[0]).join(', ')}`);
@@ -62,27 +94,41 @@ async function predict(v: Values, io: Io): Promise<number> {
     device: v.device === 'cpu' ? undefined : v.device,
   });
   let file: FileHandle | undefined;
+  const parquet = v.output.toLowerCase().endsWith('.parquet');
+  let table: ParquetTableWriter | undefined;
   try {
     if (v.output !== '-') {
       await mkdir(path.dirname(path.resolve(v.output)), { recursive: true });
-      file = await open(v.output, 'w');
+      if (!parquet) file = await open(v.output, 'w');
     }
     const write = async (line: string) => { if (file) await file.write(line); else if (!io.stdout.write(line)) await new Promise((r) => io.stdout.once('drain', r)); };
+    const emit = async (row: Record<string, unknown>) => {
+      if (!parquet) return write(JSON.stringify(row) + '\n');
+      table ??= new ParquetTableWriter(v.output, predictionColumns(row));
+      table.write(predictionRow(row));
+    };
     // Up to a few batches in flight, written in input order.
-    const window: Array<Promise<string>> = [];
+    const window: Array<Promise<Record<string, unknown>>> = [];
     const ahead = v.batchSize * 4;
     let count = 0;
     for await (const text of inputTexts(v, io)) {
-      const line = predictor.predict(text).then((r) => JSON.stringify(Array.isArray(r) ? { text, entities: r } : { text, ...r }) + '\n');
-      line.catch(() => {}); // awaited below, in order; this keeps a failure from being "unhandled" meanwhile
-      window.push(line);
-      if (window.length >= ahead) await write(await window.shift()!);
+      const row = predictor.predict(text).then((r) => (Array.isArray(r) ? { text, entities: r } : { text, ...r }));
+      row.catch(() => {}); // awaited below, in order; this keeps a failure from being "unhandled" meanwhile
+      window.push(row);
+      if (window.length >= ahead) await emit(await window.shift()!);
       count++;
     }
-    while (window.length) await write(await window.shift()!);
+    while (window.length) await emit(await window.shift()!);
+    if (parquet) {
+      table ??= new ParquetTableWriter(v.output, [{ name: 'text', type: 'string' }]);
+      await table.close();
+    }
     const st = predictor.stats();
     say(io, v, `${count} texts in ${st.forwardPasses} forward passes${v.output !== '-' ? ` -> ${v.output}` : ''}`);
     return 0;
+  } catch (error) {
+    await table?.abort();
+    throw error;
   } finally {
     await file?.close();
     await predictor.close();
