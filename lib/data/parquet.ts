@@ -54,6 +54,15 @@ function columnOf(tree: SchemaTree): TableColumn {
   };
 }
 
+// INT64 as a number when it is a safe integer (labels, ids), also inside structs.
+function plain(value: unknown): unknown {
+  if (typeof value === 'bigint') return Number.isSafeInteger(Number(value)) ? Number(value) : value;
+  if (value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plain(v)]));
+  }
+  return value;
+}
+
 /** Opens a Parquet file: its columns and row groups, read from the footer only. */
 export async function openParquet(path: string): Promise<TableSource> {
   const file = await fileBuffer(path);
@@ -93,7 +102,7 @@ export async function openParquet(path: string): Promise<TableSource> {
           throw new Error(`row group ${index} (rows ${group.firstRow + 1}-${group.firstRow + group.rows}): ${(error as Error).message}`, { cause: error });
         }
         if (rows.length !== group.rows) throw new Error(`row group ${index}: ${rows.length} rows decoded, the footer says ${group.rows}`);
-        yield { group: index, firstRow: group.firstRow, rows: rows.length, value: (row, name) => rows[row][name] };
+        yield { group: index, firstRow: group.firstRow, rows: rows.length, value: (row, name) => plain(rows[row][name]) };
       }
     },
     close: () => file.close(),
