@@ -30,6 +30,8 @@ export const finetuneCommand: Command = {
     ...CONLL,
     ...BAD_ROWS,
     'label-all-subwords': b('NER: label every word piece, not only the first'),
+    'group-by-length': b('batch training examples of similar token length together (HF group_by_length): less padding, same examples each epoch'),
+    'pad-to-multiple-of': i('round each batch\'s padded length up to a multiple of N (fewer distinct shapes)', 1),
     preset: s('model size without --model', { default: 'mini', choices: Object.keys(PRESETS) }),
     'vocab-size': i('tokenizer vocabulary without --model', 8000),
     'metric-for-best-model': s('metric that ranks checkpoints', { default: 'eval_loss' }),
@@ -54,6 +56,7 @@ async function finetune(v: Values, io: Io): Promise<number> {
   let evalSet: { length: number } | undefined;
   let collate;
   let baseline: BaselineEvaluation | undefined;
+  let lengths: Int32Array | undefined;
   const fixed = v.labels?.length ? v.labels : undefined;
   if (ner) {
     const trainSet = await conllData(v.train, v, io, { labels: fixed, labelAllSubwords: v.labelAllSubwords });
@@ -62,7 +65,8 @@ async function finetune(v: Values, io: Io): Promise<number> {
     train = trainSet;
     const texts = () => Array.from({ length: trainSet.length }, (_, k) => trainSet.get(k).words.join(' '));
     tokenizer = v.model ? await Tokenizer.fromPretrained(v.model) : await trainWordPiece({ iterator: texts(), vocabSize: v.vocabSize, minFrequency: 1 });
-    collate = tokenClassificationCollator(tokenizer, { maxLength: v.maxLength, labels, labelAllSubwords: v.labelAllSubwords });
+    collate = tokenClassificationCollator(tokenizer, { maxLength: v.maxLength, labels, labelAllSubwords: v.labelAllSubwords, padToMultipleOf: v.padToMultipleOf });
+    if (v.groupByLength) lengths = await tokenLengths(tokenizer, Array.from({ length: trainSet.length }, (_, k) => trainSet.get(k).words), v.maxLength, true);
   } else {
     const trainSet = await classificationData(v.train, v, io, { labels: fixed });
     labels = [...trainSet.labels];
@@ -76,7 +80,11 @@ async function finetune(v: Values, io: Io): Promise<number> {
     }
     const texts = () => Array.from({ length: trainSet.length }, (_, k) => { const e = trainSet.get(k); return e.pair ? `${e.text} ${e.pair}` : e.text; });
     tokenizer = v.model ? await Tokenizer.fromPretrained(v.model) : await trainWordPiece({ iterator: texts(), vocabSize: v.vocabSize, minFrequency: 1 });
-    collate = classificationCollator(tokenizer, { maxLength: v.maxLength, problemType: trainSet.problemType });
+    collate = classificationCollator(tokenizer, { maxLength: v.maxLength, problemType: trainSet.problemType, padToMultipleOf: v.padToMultipleOf });
+    if (v.groupByLength) {
+      const inputs = Array.from({ length: trainSet.length }, (_, k): string | [string, string] => { const e = trainSet.get(k); return e.pair === undefined ? e.text : [e.text, e.pair]; });
+      lengths = await tokenLengths(tokenizer, inputs, v.maxLength, false);
+    }
   }
   if (train.length === 0) throw new Error(`no examples in ${v.train}`);
   const Cls = ner ? BertForTokenClassification : BertForSequenceClassification;
@@ -91,7 +99,9 @@ async function finetune(v: Values, io: Io): Promise<number> {
     toDevice(model, v.device);
     const maxLength = Math.min(v.maxLength, model.config.max_position_embeddings);
     if (maxLength !== v.maxLength) throw new UsageError(`--max-length ${v.maxLength} is over the model's max_position_embeddings (${model.config.max_position_embeddings})`);
-    const trainLoader = new DataLoader(train as never, { batchSize: v.batchSize, shuffle: true, seed: v.seed, collate: collate as never });
+    const trainLoader = new DataLoader(train as never, {
+      batchSize: v.batchSize, shuffle: true, seed: v.seed, collate: collate as never, bucketByLength: lengths && ((k: number) => lengths![k]),
+    });
     const evalLoader = evalSet ? new DataLoader(evalSet as never, { batchSize: v.evalBatchSize, collate: collate as never }) : undefined;
     const kind = ner ? 'token classification' : problemType!.replace(/_/g, ' ');
     say(io, v, `fine-tuning (${kind}, ${problemType === 'regression' ? 'a value' : `${labels.length} labels`}): ${train.length} training examples${evalSet ? `, ${evalSet.length} for evaluation` : ''}, ${(model.numParameters / 1e6).toFixed(2)}M parameters`);
@@ -118,6 +128,17 @@ async function finetune(v: Values, io: Io): Promise<number> {
   } finally {
     model.dispose();
   }
+}
+
+// Token lengths of the training examples, truncated as the collator truncates,
+// for --group-by-length (HF's LengthGroupedSampler sorts by input_ids length).
+async function tokenLengths(tokenizer: Tokenizer, inputs: Array<string | [string, string] | string[]>, maxLength: number, words: boolean): Promise<Int32Array> {
+  const out = new Int32Array(inputs.length);
+  for (let k = 0; k < inputs.length; k += 4096) {
+    const chunk = await tokenizer.encodeBatch(inputs.slice(k, k + 4096) as never, { truncation: true, maxLength, isSplitIntoWords: words });
+    chunk.forEach((e, j) => (out[k + j] = e.inputIds.length));
+  }
+  return out;
 }
 
 function labelConfig(labels: number | string[]): Partial<BertConfig> {
