@@ -8,3 +8,5 @@ export * from './masking.js';
 export * from './datasets.js';
 export * from './collate.js';
 export * from './loader.js';
+export { readTable, splitRowGroups, type RankSplitOptions, type RowGroupUnit, type TableRecord } from './parquet-table.js';
+export { ParquetTableWriter, type ParquetColumn, type ParquetColumnType } from './parquet-writer.js';
