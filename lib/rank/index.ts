@@ -2,3 +2,4 @@
 export * from './metrics.js';
 export * from './ranker.js';
 export { wordOverlapScores, bm25Scores } from './baselines.js';
+export { RetrieveThenRank, type RetrievedItem, type RetrieveOptions } from './retrieve.js';
