@@ -4,15 +4,14 @@
 // chance on a separable set, and shown by finetune, evaluate and report.html
 // unless --no-baseline.
 import test from 'ava';
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { charWbNgrams, TextBaseline, wordNgrams } from '../lib/baseline/index.js';
+import { cli } from './helpers/cli.js';
 
-const BIN = fileURLToPath(new URL('../bin/bertorch.js', import.meta.url));
 const FIXTURE = fileURLToPath(new URL('./fixtures/baseline-reference.json', import.meta.url));
 
 interface Fixture {
@@ -64,16 +63,6 @@ test('refuses mismatched labels and a bad C', (t) => {
   t.throws(() => new TextBaseline({ C: 0 }), { instanceOf: RangeError, code: 'ERR_INVALID_ARG' });
 });
 
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '', stderr = '';
-    child.stdout.on('data', (d) => { stdout += d; });
-    child.stderr.on('data', (d) => { stderr += d; });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 test.serial('finetune and evaluate print the baseline beside the model, report.html shows it, --no-baseline turns it off', async (t) => {
   const dir = await mkdtemp(path.join(tmpdir(), 'bertorch-baseline-'));

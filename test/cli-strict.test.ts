@@ -3,26 +3,13 @@
 // good rows and lists the skipped ones with their lines on stderr; a CoNLL
 // file of four columns needs --tag-column, and --repair-tags lists repairs.
 import test from 'ava';
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { cli } from './helpers/cli.js';
 
-const BIN = fileURLToPath(new URL('../bin/bertorch.js', import.meta.url));
 let dir = '';
 
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 test.before(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'bertorch-cli-strict-'));

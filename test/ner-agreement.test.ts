@@ -5,7 +5,6 @@
 // F1 disagreed with transformers' by ten points; now the two must agree.
 // The model is tiny and fine-tuned here by the CLI on generated
 // customer-service messages with entities (lib/synth), in CoNLL.
-import { spawn } from 'node:child_process';
 import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,22 +13,13 @@ import { BertModel } from '../lib/index.js';
 import { CustomerServiceGenerator, type LabeledMessage } from '../lib/synth/index.js';
 import { folder } from './helpers/hf-folders.js';
 import { PYTHON, pythonGate } from './helpers/python.js';
+import { BIN, run as spawnRun } from './helpers/cli.js';
+
+const ENV = { ...process.env, OMP_NUM_THREADS: '1', HF_HUB_OFFLINE: '1' };
+const run = (cmd: string, args: string[]) => spawnRun(cmd, args, { env: ENV });
 
 const { test } = pythonGate(['torch', 'transformers', 'seqeval']);
-const BIN = fileURLToPath(new URL('../bin/bertorch.js', import.meta.url));
 const SCORER = fileURLToPath(new URL('../scripts/fixtures/score-ner-hf.py', import.meta.url));
-
-function run(cmd: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, OMP_NUM_THREADS: '1', HF_HUB_OFFLINE: '1' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 const conll = (messages: LabeledMessage[]) => messages.map((m) => m.tokens.map((w, k) => `${w}\t${m.tags[k]}`).join('\n')).join('\n\n') + '\n';
 

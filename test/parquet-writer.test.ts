@@ -4,19 +4,17 @@
 // predictions as its JSONL output (reading a Parquet input), in typed columns, read back by pyarrow
 // and by bertorch's own reader.
 
-import { spawn } from 'node:child_process';
 import { cp, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ClassificationDataset } from '../lib/data/datasets.js';
 import { ParquetTableWriter } from '../lib/data/parquet-writer.js';
 import { BertForSequenceClassification } from '../lib/index.js';
 import { folder } from './helpers/hf-folders.js';
 import { pythonGate, runPython } from './helpers/python.js';
+import { cli } from './helpers/cli.js';
 
 const { available, test } = pythonGate(['pyarrow']);
-const BIN = fileURLToPath(new URL('../bin/bertorch.js', import.meta.url));
 let root = '';
 
 test.before(async () => {
@@ -73,17 +71,6 @@ test('an aborted write leaves no file, and a bad value fails without leaving one
   t.deepEqual(await readdir(dir), []);
 });
 
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 test('bertorch predict writes Parquet with typed columns, equal to its JSONL output', async (t) => {
   const model = join(root, 'model');

