@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { CorpusError } from '../lib/data/corpus.js';
-import { assertProperty, mutate, mutationsArb } from './helpers/fuzz-mutate.js';
+import { assertProperty, fuzzRuns, mutate, mutationsArb } from './helpers/fuzz-mutate.js';
 import { classificationCaseArb, classificationFileArb, classificationRows, compare, conllFileArb, conllRows, datasetLayout, LABELS, seen } from './helpers/fuzz-files.js';
 import { refClassification, refConll, type RefOutcome } from './helpers/fuzz-reference.js';
 
@@ -40,9 +40,10 @@ function count(name: string, ref: RefOutcome): void {
 }
 
 test('valid generated files are read exactly as generated, in every format', async (t) => {
+  let tried = 0;
   for (const format of ['csv', 'tsv', 'jsonl'] as const) {
     const path = join(dir, `valid.${format}`);
-    await assertProperty(
+    tried += await assertProperty(
       fc.asyncProperty(classificationCaseArb(format), async ({ bytes, rows }) => {
         await writeFile(path, bytes);
         const read = await classificationRows(path, 'error', MAX);
@@ -51,7 +52,7 @@ test('valid generated files are read exactly as generated, in every format', asy
       RUNS,
     );
   }
-  t.pass();
+  t.is(tried, 3 * fuzzRuns(RUNS));
 });
 
 // Half the runs fix the label list to all but one label, so unknown labels occur.
@@ -62,7 +63,7 @@ for (const format of ['csv', 'tsv', 'jsonl'] as const) {
     const name = `classification ${format}${gz ? '.gz' : ''}`;
     test(`${name}: examples read as written, bad rows reported at their lines`, async (t) => {
       const path = join(dir, `data.${format}${gz ? '.gz' : ''}`);
-      await assertProperty(
+      const tried = await assertProperty(
         fc.asyncProperty(classificationFileArb(format), mutationsArb(MAX), fixedArb, async (file, mutations, fixed) => {
           const bytes = mutate(file, mutations);
           await writeFile(path, gz ? gzipSync(bytes) : bytes);
@@ -74,14 +75,14 @@ for (const format of ['csv', 'tsv', 'jsonl'] as const) {
         }),
         RUNS,
       );
-      t.pass();
+      t.is(tried, fuzzRuns(RUNS));
     });
   }
 }
 
 test('CoNLL: sentences read as written, bad lines and broken tag sequences reported at their lines', async (t) => {
   const path = join(dir, 'data.conll');
-  await assertProperty(
+  const tried = await assertProperty(
     fc.asyncProperty(conllFileArb, mutationsArb(MAX), async (file, mutations) => {
       const bytes = mutate(file, mutations);
       await writeFile(path, bytes);
@@ -91,12 +92,12 @@ test('CoNLL: sentences read as written, bad lines and broken tag sequences repor
     }),
     RUNS,
   );
-  t.pass();
+  t.is(tried, fuzzRuns(RUNS));
 });
 
 test('a mutated gzip stream is read exactly or ends in a CorpusError naming the file', async (t) => {
   const path = join(dir, 'bytes.tsv.gz');
-  await assertProperty(
+  const tried = await assertProperty(
     fc.asyncProperty(classificationFileArb('tsv'), mutationsArb(MAX), async (file, mutations) => {
       const bytes = mutate(gzipSync(file), mutations);
       await writeFile(path, bytes);
@@ -119,5 +120,5 @@ test('a mutated gzip stream is read exactly or ends in a CorpusError naming the 
     }),
     RUNS,
   );
-  t.pass();
+  t.is(tried, fuzzRuns(RUNS));
 });

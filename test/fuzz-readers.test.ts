@@ -12,7 +12,7 @@ import fc from 'fast-check';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { assertProperty, mutate, mutationsArb } from './helpers/fuzz-mutate.js';
+import { assertProperty, fuzzRuns, mutate, mutationsArb } from './helpers/fuzz-mutate.js';
 import { classificationFileArb, compare, corpusRows, seen, txtFileArb } from './helpers/fuzz-files.js';
 import { refClassification, refCsv, refTxt, refTxtDocuments, type RefOutcome } from './helpers/fuzz-reference.js';
 import type { ReaderSpec } from '../lib/data/readers.js';
@@ -56,7 +56,7 @@ const corpusFile = (format: ReaderSpec['format']) => (format === 'txt' ? txtFile
 for (const format of ['txt', 'jsonl', 'csv', 'tsv'] as const) {
   test(`corpus reader, ${format}: every record read as written or reported at its line`, async (t) => {
     const path = join(dir, `corpus.${format}`);
-    await assertProperty(
+    const tried = await assertProperty(
       fc.asyncProperty(corpusFile(format), mutationsArb(MAX), async (file, mutations) => {
         const bytes = mutate(file, mutations);
         await writeFile(path, bytes);
@@ -66,7 +66,7 @@ for (const format of ['txt', 'jsonl', 'csv', 'tsv'] as const) {
       }),
       RUNS,
     );
-    t.pass();
+    t.is(tried, fuzzRuns(RUNS));
   });
 }
 
@@ -78,7 +78,7 @@ test('corpus reader, txt documents: every document read as written or reported a
     for (const cut of cuts) lines.splice(cut % (lines.length + 1), 0, '');
     return Buffer.from(lines.join('\n'));
   });
-  await assertProperty(
+  const tried = await assertProperty(
     fc.asyncProperty(documents, mutationsArb(MAX), async (file, mutations) => {
       const bytes = mutate(file, mutations);
       await writeFile(path, bytes);
@@ -88,5 +88,5 @@ test('corpus reader, txt documents: every document read as written or reported a
     }),
     RUNS,
   );
-  t.pass();
+  t.is(tried, fuzzRuns(RUNS));
 });

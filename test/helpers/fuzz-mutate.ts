@@ -97,11 +97,12 @@ export function textArb(options: { forbid: RegExp }): fc.Arbitrary<string> {
 }
 
 /** fc.assert that puts the failing check's own message first (fast-check keeps it as the cause). */
-export async function assertProperty(property: fc.IAsyncProperty<any>, runs: number): Promise<void> {
-  try {
-    await fc.assert(property, fuzzParams(runs));
-  } catch (error) {
-    const cause = (error as Error).cause as Error | undefined;
-    throw new Error(`${cause?.message ?? ''}\n${(error as Error).message}`);
+export async function assertProperty(property: fc.IAsyncProperty<any>, runs: number): Promise<number> {
+  // fc.check, not fc.assert: the number of inputs tried is the caller's assertion.
+  const details = await fc.check(property, fuzzParams(runs));
+  if (details.failed) {
+    const cause = details.errorInstance as Error | undefined;
+    throw new Error(`${cause?.message ?? ''}\n${fc.defaultReportMessage(details)}`);
   }
+  return details.numRuns;
 }
