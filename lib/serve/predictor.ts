@@ -11,7 +11,7 @@ import { PreTrainedBert, type Batch } from '../models/bert.js';
 import { numLabelsOf } from '../models/config.js';
 import { encodingsToBatch } from '../data/collate.js';
 import type { Device } from '../tensor.js';
-import { Tokenizer, type Encoding } from '../tokenizer.js';
+import { Tokenizer } from '../tokenizer.js';
 import { optionsObject, rangeError, typeError } from '../validate.js';
 import { ClosedError, MicroBatcher, type BatcherStats } from './batcher.js';
 import {
@@ -154,23 +154,6 @@ export class Predictor<P extends Prediction = Prediction> implements AsyncDispos
       wordIds: encodings[b].wordIds, offsets: encodings[b].offsets, labels: this.labels,
     }) as P);
   }
-}
-
-/** Right-pads encodings of different lengths into one (B, T) batch; attention mask 0 on padding. */
-export function padBatch(encodings: readonly Pick<Encoding, 'inputIds' | 'tokenTypeIds'>[], padId: number): Batch & { shape: [number, number] } {
-  const B = encodings.length;
-  const T = Math.max(1, ...encodings.map((e) => e.inputIds.length));
-  const inputIds = new BigInt64Array(B * T).fill(BigInt(padId));
-  const attentionMask = new BigInt64Array(B * T);
-  const tokenTypeIds = new BigInt64Array(B * T);
-  encodings.forEach((e, b) => {
-    for (let t = 0; t < e.inputIds.length; t++) {
-      inputIds[b * T + t] = BigInt(e.inputIds[t]);
-      attentionMask[b * T + t] = 1n;
-      tokenTypeIds[b * T + t] = BigInt(e.tokenTypeIds[t]);
-    }
-  });
-  return { inputIds, attentionMask, tokenTypeIds, shape: [B, T] };
 }
 
 /**

@@ -90,7 +90,8 @@ function alignment(encoding: BackendEncoding, seqIds: Array<number | null>, sour
     const text = encodedText(source);
     return { map: codePointToUtf16(text), starts: typeof source === 'string' ? undefined : wordStarts(source) };
   });
-  const packageWordIds = encoding.getWordIds();
+  // The package's word ids serve texts only; words get theirs from the offsets.
+  const packageWordIds = typeof sources[0] === 'string' ? encoding.getWordIds() : [];
   const wordIds: Array<number | null> = [];
   const offsets = encoding.getOffsets().map(([start, end], i): [number, number] => {
     const seq = seqIds[i];

@@ -23,10 +23,15 @@ export function labelsToArray(labels: Batch['labels']): Int32Array | Float32Arra
  * token labels. Weighting each micro-batch's mean loss by this over the
  * window's total makes accumulated gradients equal the big batch's.
  */
+/** @internal Examples in a batch. */
+export function batchRows(batch: Batch): number {
+  return batch.shape?.[0] ?? (batch.inputIds instanceof Tensor ? batch.inputIds.shape[0] : 0);
+}
+
 export function lossTerms(batch: Batch): number {
   const { labels } = batch;
   if (labels === undefined) return 0;
-  const rows = batch.shape?.[0] ?? (batch.inputIds instanceof Tensor ? batch.inputIds.shape[0] : 0);
+  const rows = batchRows(batch);
   if (labels instanceof Float32Array) return rows;
   if (labels instanceof Tensor && labels.dtype.startsWith('float')) return labels.shape[0];
   const arr = labelsToArray(labels)!;

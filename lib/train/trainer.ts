@@ -18,8 +18,8 @@ import path from 'node:path';
 import { invalidRange, invalidType, TorchValueError } from '../errors.js';
 import { PreTrainedBert, type Batch } from '../models/bert.js';
 import { confusionMatrix, classificationReport } from '../metrics/index.js';
-import { manualSeed, Tensor } from '../tensor.js';
-import { labelsToArray, lossTerms } from './batch-utils.js';
+import { manualSeed } from '../tensor.js';
+import { batchRows, labelsToArray, lossTerms } from './batch-utils.js';
 import type { LogRecord, StepRecord, TrainerState } from './callbacks.js';
 import { listCheckpoints, loadCheckpointInto, loadWeightsInto, readTrainerState, rotateCheckpoints, saveCheckpoint } from './checkpoint.js';
 import { resolveOptions, type ResolvedOptions, type Strategy, type TrainerOptions } from './options.js';
@@ -420,7 +420,9 @@ class FitRun {
     // Dropout's random stream for this step depends only on (seed, step): see the file header.
     manualSeed(o.seed + this.state.global_step);
     if (this.jsSchedule) model.setLearningRate(o.lr * scheduleFactor(o.schedule, this.progressFraction(), o.warmupRatio));
-    this.stepTerms = window.reduce((sum, b) => sum + lossTerms(b), 0);
+    // Loss terms weight each rank's loss in the global one; counting them reads
+    // the labels (a device copy for tensor labels), so only with a process group.
+    this.stepTerms = o.processGroup ? window.reduce((sum, b) => sum + lossTerms(b), 0) : 0;
     this.stepRows = window.reduce((sum, b) => sum + batchRows(b), 0);
     if (window.length === 1) {
       try {
@@ -610,9 +612,6 @@ class FitRun {
   }
 }
 
-function batchRows(batch: Batch): number {
-  return batch.shape?.[0] ?? (batch.inputIds instanceof Tensor ? batch.inputIds.shape[0] : 0);
-}
 
 function finiteOr(x: number, fallback: number): number {
   return Number.isFinite(x) ? x : fallback;
