@@ -10,39 +10,23 @@
 
 import test from 'ava';
 import fc from 'fast-check';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { CorpusError } from '../lib/data/corpus.js';
-import { assertProperty, fuzzRuns, mutate, mutationsArb } from './helpers/fuzz-mutate.js';
+import { assertProperty, fuzzFrame, fuzzRuns, mutate, mutationsArb } from './helpers/fuzz-mutate.js';
 import { classificationCaseArb, classificationFileArb, classificationRows, compare, conllFileArb, conllRows, datasetLayout, LABELS, seen } from './helpers/fuzz-files.js';
-import { refClassification, refConll, type RefOutcome } from './helpers/fuzz-reference.js';
+import { refClassification, refConll } from './helpers/fuzz-reference.js';
 
 const MAX = 200;
 const RUNS = 120;
-let dir = '';
-const counts: Record<string, { inputs: number; examples: number; badRows: number; inputErrors: number }> = {};
-
-test.before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'bertorch-fuzz-datasets-'));
-});
-test.after.always(async () => {
-  if (dir) await rm(dir, { recursive: true, force: true });
-  console.log(`dataset fuzz (seed ${process.env.FUZZ_SEED ?? 22}): ${JSON.stringify(counts)}`);
-});
-
-function count(name: string, ref: RefOutcome): void {
-  const c = (counts[name] ??= { inputs: 0, examples: 0, badRows: 0, inputErrors: 0 });
-  c.inputs++;
-  if (ref.inputError) c.inputErrors++;
-  for (const r of ref.rows) r.bad === undefined ? c.examples++ : c.badRows++;
-}
+const frame = fuzzFrame('dataset');
+const count = frame.count;
 
 test('valid generated files are read exactly as generated, in every format', async (t) => {
   let tried = 0;
   for (const format of ['csv', 'tsv', 'jsonl'] as const) {
-    const path = join(dir, `valid.${format}`);
+    const path = join(frame.dir(), `valid.${format}`);
     tried += await assertProperty(
       fc.asyncProperty(classificationCaseArb(format), async ({ bytes, rows }) => {
         await writeFile(path, bytes);
@@ -62,7 +46,7 @@ for (const format of ['csv', 'tsv', 'jsonl'] as const) {
   for (const gz of [false, true]) {
     const name = `classification ${format}${gz ? '.gz' : ''}`;
     test(`${name}: examples read as written, bad rows reported at their lines`, async (t) => {
-      const path = join(dir, `data.${format}${gz ? '.gz' : ''}`);
+      const path = join(frame.dir(), `data.${format}${gz ? '.gz' : ''}`);
       const tried = await assertProperty(
         fc.asyncProperty(classificationFileArb(format), mutationsArb(MAX), fixedArb, async (file, mutations, fixed) => {
           const bytes = mutate(file, mutations);
@@ -81,7 +65,7 @@ for (const format of ['csv', 'tsv', 'jsonl'] as const) {
 }
 
 test('CoNLL: sentences read as written, bad lines and broken tag sequences reported at their lines', async (t) => {
-  const path = join(dir, 'data.conll');
+  const path = join(frame.dir(), 'data.conll');
   const tried = await assertProperty(
     fc.asyncProperty(conllFileArb, mutationsArb(MAX), async (file, mutations) => {
       const bytes = mutate(file, mutations);
@@ -96,7 +80,7 @@ test('CoNLL: sentences read as written, bad lines and broken tag sequences repor
 });
 
 test('a mutated gzip stream is read exactly or ends in a CorpusError naming the file', async (t) => {
-  const path = join(dir, 'bytes.tsv.gz');
+  const path = join(frame.dir(), 'bytes.tsv.gz');
   const tried = await assertProperty(
     fc.asyncProperty(classificationFileArb('tsv'), mutationsArb(MAX), async (file, mutations) => {
       const bytes = mutate(gzipSync(file), mutations);
@@ -107,7 +91,7 @@ test('a mutated gzip stream is read exactly or ends in a CorpusError naming the 
       } catch {
         plain = undefined;
       }
-      const c = (counts['gzip bytes'] ??= { inputs: 0, examples: 0, badRows: 0, inputErrors: 0 });
+      const c = (frame.tally['gzip bytes'] ??= { inputs: 0, records: 0, badRows: 0, inputErrors: 0 });
       c.inputs++;
       const skip = await seen(() => classificationRows(path, 'skip', MAX));
       if (plain === undefined) {

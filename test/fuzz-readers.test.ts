@@ -9,33 +9,17 @@
 
 import test from 'ava';
 import fc from 'fast-check';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { assertProperty, fuzzRuns, mutate, mutationsArb } from './helpers/fuzz-mutate.js';
+import { assertProperty, fuzzFrame, fuzzRuns, mutate, mutationsArb } from './helpers/fuzz-mutate.js';
 import { classificationFileArb, compare, corpusRows, seen, txtFileArb } from './helpers/fuzz-files.js';
 import { refClassification, refCsv, refTxt, refTxtDocuments, type RefOutcome } from './helpers/fuzz-reference.js';
 import type { ReaderSpec } from '../lib/data/readers.js';
 
 const MAX = 200; // maxLineBytes: small, so a "huge line" is cheap to make
 const RUNS = 150;
-let dir = '';
-const counts: Record<string, { inputs: number; records: number; badRows: number; inputErrors: number }> = {};
-
-test.before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'bertorch-fuzz-readers-'));
-});
-test.after.always(async () => {
-  if (dir) await rm(dir, { recursive: true, force: true });
-  console.log(`reader fuzz (seed ${process.env.FUZZ_SEED ?? 22}): ${JSON.stringify(counts)}`);
-});
-
-function count(name: string, ref: RefOutcome): void {
-  const c = (counts[name] ??= { inputs: 0, records: 0, badRows: 0, inputErrors: 0 });
-  c.inputs++;
-  if (ref.inputError) c.inputErrors++;
-  for (const r of ref.rows) r.bad === undefined ? c.records++ : c.badRows++;
-}
+const frame = fuzzFrame('reader');
+const count = frame.count;
 
 const spec = (format: ReaderSpec['format']): ReaderSpec => ({ format, txtMode: 'line', field: 'text', columns: ['text'], header: true, quote: format === 'csv' ? '"' : false, maxLineBytes: MAX });
 
@@ -55,7 +39,7 @@ const corpusFile = (format: ReaderSpec['format']) => (format === 'txt' ? txtFile
 
 for (const format of ['txt', 'jsonl', 'csv', 'tsv'] as const) {
   test(`corpus reader, ${format}: every record read as written or reported at its line`, async (t) => {
-    const path = join(dir, `corpus.${format}`);
+    const path = join(frame.dir(), `corpus.${format}`);
     const tried = await assertProperty(
       fc.asyncProperty(corpusFile(format), mutationsArb(MAX), async (file, mutations) => {
         const bytes = mutate(file, mutations);
@@ -71,7 +55,7 @@ for (const format of ['txt', 'jsonl', 'csv', 'tsv'] as const) {
 }
 
 test('corpus reader, txt documents: every document read as written or reported at its line', async (t) => {
-  const path = join(dir, 'documents.txt');
+  const path = join(frame.dir(), 'documents.txt');
   // Paragraphs: the generated lines with a blank line after some of them.
   const documents = fc.tuple(txtFileArb, fc.array(fc.nat(), { maxLength: 4 })).map(([file, cuts]) => {
     const lines = file.toString('utf8').split('\n');
