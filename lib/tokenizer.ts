@@ -193,6 +193,7 @@ export class Tokenizer {
   readonly maxSeqLength: number | undefined;
 
   readonly #jsonText: string;
+  readonly #backendText: string;
   readonly #backend: Backend;
   readonly #vocab: readonly string[];
   readonly #ids: ReadonlyMap<string, number>;
@@ -207,8 +208,9 @@ export class Tokenizer {
     // its padding and truncation, which every call decides for itself.
     this.#jsonText = JSON.stringify(init.json);
     const { backendJson, defaults } = backendSettings(init.json, init);
+    this.#backendText = JSON.stringify(backendJson);
     try {
-      this.#backend = tokenizers.Tokenizer.fromString(JSON.stringify(backendJson));
+      this.#backend = tokenizers.Tokenizer.fromString(this.#backendText);
     } catch (error) {
       throw new TypeError(`Expected a valid tokenizer.json for ${init.source} but received one that failed to load: ${(error as Error).message}`);
     }
@@ -324,6 +326,14 @@ export class Tokenizer {
       truncationSide: config.truncationSide,
       maxSeqLength: config.maxSeqLength,
     });
+  }
+
+  /**
+   * @internal The tokenizer.json the backend runs (padding and truncation off):
+   * what other threads load to encode as this tokenizer does (lib/data/shards).
+   */
+  backendJson(): string {
+    return this.#backendText;
   }
 
   /** Number of tokens, special tokens included. */

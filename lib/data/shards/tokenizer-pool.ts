@@ -6,6 +6,7 @@ import type { IdDtype } from './format.js';
 
 export interface WorkerInit {
   tokenizersPath: string;
+  /** Tokenizer.backendJson(): the backend the tokenizer itself runs. */
   tokenizerJson: string;
   addSpecialTokens: boolean;
   idDtype: IdDtype;
@@ -19,17 +20,14 @@ export interface ChunkResult {
 
 // The worker, as plain JavaScript run with `eval`: it loads only the
 // `tokenizers` package (no bertorch modules, no TypeScript loader), which
-// keeps each thread small. It reads tokenizer.json straight into the package
+// keeps each thread small. It loads the tokenizer's backend JSON straight into the package
 // and keeps only the ids: the same pipeline as Tokenizer.encode without
 // truncation (test/shards.test.ts checks they agree), minus the offsets,
 // masks and token strings a shard has no use for.
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const tokenizers = require(workerData.tokenizersPath);
-const backend = tokenizers.Tokenizer.fromFile(workerData.tokenizerJson);
-// A saved tokenizer.json keeps the padding and truncation it came with; ids are written unpadded and whole.
-backend.disablePadding();
-backend.disableTruncation();
+const backend = tokenizers.Tokenizer.fromString(workerData.tokenizerJson);
 parentPort.on('message', async ({ seq, texts }) => {
   try {
     const encodings = await backend.encodeBatch(texts, { addSpecialTokens: workerData.addSpecialTokens });

@@ -151,7 +151,7 @@ export async function writeShards(options: WriteShardsOptions): Promise<WriteSha
     await plan.tokenizer.save(join(staging, 'tokenizer'));
     pool = new TokenizerPool(plan.workers, {
       tokenizersPath: createRequire(import.meta.url).resolve('tokenizers'),
-      tokenizerJson: join(staging, 'tokenizer', 'tokenizer.json'),
+      tokenizerJson: plan.tokenizer.backendJson(),
       addSpecialTokens: plan.addSpecialTokens,
       idDtype: plan.idDtype,
     });
