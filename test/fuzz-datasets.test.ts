@@ -14,7 +14,8 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { CorpusError } from '../lib/data/corpus.js';
-import { assertProperty, fuzzFrame, fuzzRuns, mutate, mutationsArb } from './helpers/fuzz-mutate.js';
+import { assertProperty, fuzzRuns, mutate, mutationsArb } from './helpers/fuzz-mutate.js';
+import { fuzzFrame } from './helpers/fuzz-frame.js';
 import { classificationCaseArb, classificationFileArb, classificationRows, compare, conllFileArb, conllRows, datasetLayout, LABELS, seen } from './helpers/fuzz-files.js';
 import { refClassification, refConll } from './helpers/fuzz-reference.js';
 
