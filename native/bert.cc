@@ -104,32 +104,52 @@ BertSelfAttentionImpl::BertSelfAttentionImpl(const BertConfig& c)
   dropout = register_module("dropout", torch::nn::Dropout(c.attention_probs_dropout_prob));
 }
 
-torch::Tensor BertSelfAttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& mask, torch::Tensor* probs) {
+torch::Tensor Unpadded::Gather(const torch::Tensor& x) const {
+  return x.reshape({B * T, x.size(-1)}).index_select(0, rows);
+}
+
+torch::Tensor Unpadded::Scatter(const torch::Tensor& x) const {
+  return torch::zeros({B * T, x.size(-1)}, x.options()).index_copy(0, rows, x).view({B, T, x.size(-1)});
+}
+
+torch::Tensor BertSelfAttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& mask, torch::Tensor* probs,
+                                             const Unpadded* u) {
+  if (u) {
+    // One (N, C) x (C, 3C) product for q, k and v (concatenating the weights
+    // costs 3C^2 copies against 3NC^2 multiply-adds), then onto the grid.
+    auto w = torch::cat({query->weight, key->weight, value->weight});
+    auto bias = torch::cat({query->bias, key->bias, value->bias});
+    auto qkv = u->Scatter(F::linear(x, w, bias)).view({u->B, u->T, 3, heads, head_dim}).permute({2, 0, 3, 1, 4});
+    auto ctx = Attend(qkv[0], qkv[1], qkv[2], mask, probs);  // (B, H, T, D)
+    return u->Gather(ctx.transpose(1, 2).reshape({u->B, u->T, heads * head_dim}));  // (N, C)
+  }
   int64_t B = x.size(0), T = x.size(1);
   auto split = [&](const torch::Tensor& t) { return t.view({B, T, heads, head_dim}).transpose(1, 2); };  // (B, H, T, D)
-  auto q = split(query(x)), k = split(key(x)), v = split(value(x));
-  torch::Tensor ctx;
+  auto ctx = Attend(split(query(x)), split(key(x)), split(value(x)), mask, probs);
+  return ctx.transpose(1, 2).reshape({B, T, heads * head_dim});  // (B, T, C)
+}
+
+torch::Tensor BertSelfAttentionImpl::Attend(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                                            const torch::Tensor& mask, torch::Tensor* probs) {
   double p = is_training() ? dropout->options.p() : 0.0;
   // On CPU, SDPA with dropout takes its math path, which is this formula with
   // at::dropout; here it gets the one-pass dropout (dropout.h) instead.
-  bool cpu_dropout = p > 0 && x.is_cpu();
+  bool cpu_dropout = p > 0 && q.is_cpu();
   if (use_sdpa && probs == nullptr && !cpu_dropout) {
     c10::optional<torch::Tensor> m;
     if (mask.defined()) m = mask;
-    ctx = at::scaled_dot_product_attention(q, k, v, m, p, false);
-  } else {
-    // The explicit formula (and the only way to return the probabilities).
-    // q is scaled rather than the scores: (B, H, T, D) is smaller than (B, H, T, T).
-    auto scores = torch::matmul(q * (1.0 / std::sqrt(static_cast<double>(head_dim))), k.transpose(-1, -2));
-    if (mask.defined()) scores = scores + mask;
-    // Softmax in float32 also when the scores are bf16/fp16 (autocast), then
-    // back to v's dtype for the product, as mixed-precision attention does.
-    bool reduced = scores.scalar_type() == torch::kBFloat16 || scores.scalar_type() == torch::kHalf;
-    auto probs_ = reduced ? torch::softmax(scores, -1, torch::kFloat).to(v.scalar_type()) : torch::softmax(scores, -1);  // (B, H, T, T)
-    if (probs) *probs = probs_;
-    ctx = torch::matmul(Drop(dropout, probs_), v);
+    return at::scaled_dot_product_attention(q, k, v, m, p, false);
   }
-  return ctx.transpose(1, 2).reshape({B, T, heads * head_dim});  // (B, T, C)
+  // The explicit formula (and the only way to return the probabilities).
+  // q is scaled rather than the scores: (B, H, T, D) is smaller than (B, H, T, T).
+  auto scores = torch::matmul(q * (1.0 / std::sqrt(static_cast<double>(head_dim))), k.transpose(-1, -2));
+  if (mask.defined()) scores = scores + mask;
+  // Softmax in float32 also when the scores are bf16/fp16 (autocast), then
+  // back to v's dtype for the product, as mixed-precision attention does.
+  bool reduced = scores.scalar_type() == torch::kBFloat16 || scores.scalar_type() == torch::kHalf;
+  auto probs_ = reduced ? torch::softmax(scores, -1, torch::kFloat).to(v.scalar_type()) : torch::softmax(scores, -1);  // (B, H, T, T)
+  if (probs) *probs = probs_;
+  return torch::matmul(Drop(dropout, probs_), v);
 }
 
 BertSelfOutputImpl::BertSelfOutputImpl(const BertConfig& c) {
@@ -147,8 +167,9 @@ BertAttentionImpl::BertAttentionImpl(const BertConfig& c) {
   output = register_module("output", BertSelfOutput(c));
 }
 
-torch::Tensor BertAttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& mask, torch::Tensor* probs) {
-  return output(self->forward(x, mask, probs), x);
+torch::Tensor BertAttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& mask, torch::Tensor* probs,
+                                         const Unpadded* u) {
+  return output(self->forward(x, mask, probs, u), x);
 }
 
 BertIntermediateImpl::BertIntermediateImpl(const BertConfig& c) : act(c.hidden_act) {
@@ -173,8 +194,9 @@ BertLayerImpl::BertLayerImpl(const BertConfig& c) {
   output = register_module("output", BertOutput(c));
 }
 
-torch::Tensor BertLayerImpl::forward(const torch::Tensor& x, const torch::Tensor& mask, torch::Tensor* probs) {
-  auto a = attention->forward(x, mask, probs);
+torch::Tensor BertLayerImpl::forward(const torch::Tensor& x, const torch::Tensor& mask, torch::Tensor* probs,
+                                     const Unpadded* u) {
+  auto a = attention->forward(x, mask, probs, u);
   return output(intermediate(a), a);
 }
 
@@ -183,7 +205,8 @@ BertEncoderImpl::BertEncoderImpl(const BertConfig& c) : gradient_checkpointing(c
   for (int64_t i = 0; i < c.num_hidden_layers; i++) layer->push_back(BertLayer(c));
 }
 
-torch::Tensor BertEncoderImpl::forward(torch::Tensor x, const torch::Tensor& mask, const ForwardOptions& o, Output& out) {
+torch::Tensor BertEncoderImpl::forward(torch::Tensor x, const torch::Tensor& mask, const ForwardOptions& o, Output& out,
+                                       const Unpadded* u) {
   if (o.output_hidden_states) out.hidden_states.push_back(x);
   for (const auto& m : *layer) {
     auto l = std::dynamic_pointer_cast<BertLayerImpl>(m);
@@ -193,12 +216,14 @@ torch::Tensor BertEncoderImpl::forward(torch::Tensor x, const torch::Tensor& mas
       // SDPA may pick a different CPU kernel (with its own dropout RNG use)
       // with and without grad; the explicit path makes the replay exact.
       bool attn_dropout = l->attention->self->dropout->options.p() > 0;
-      x = Checkpoint([l, mask, attn_dropout](const torch::Tensor& in) {
+      std::optional<Unpadded> rows;
+      if (u) rows = *u;
+      x = Checkpoint([l, mask, attn_dropout, rows](const torch::Tensor& in) {
         torch::Tensor probs;
-        return l->forward(in, mask, attn_dropout ? &probs : nullptr);
+        return l->forward(in, mask, attn_dropout ? &probs : nullptr, rows ? &*rows : nullptr);
       }, x);
     } else {
-      x = l->forward(x, mask, o.output_attentions ? &probs : nullptr);
+      x = l->forward(x, mask, o.output_attentions ? &probs : nullptr, u);
     }
     if (o.output_attentions) out.attentions.push_back(probs);
     if (o.output_hidden_states) out.hidden_states.push_back(x);
@@ -229,13 +254,33 @@ torch::Tensor ExtendedMask(const torch::Tensor& mask, torch::ScalarType dtype) {
   auto m = mask.unsqueeze(1).unsqueeze(2).to(dtype);  // (B, 1, 1, T)
   return (1.0 - m) * lowest;
 }
+
+// The rows to run when skipping padding pays and keeps real tokens' outputs
+// exact: there is padding, nobody asked for per-layer outputs, and position 0
+// is real in every row (the pooler and CLS pooling read it).
+std::optional<Unpadded> RealTokens(const Batch& b, const ForwardOptions& o) {
+  const auto& m = b.attention_mask;
+  if (!o.skip_padding || o.output_hidden_states || o.output_attentions || o.static_shapes || !m.defined()) return {};
+  auto real = m.ne(0);
+  if (real.all().item<bool>() || !real.select(1, 0).all().item<bool>()) return {};
+  Unpadded u;
+  u.B = m.size(0);
+  u.T = m.size(1);
+  u.rows = real.reshape({-1}).nonzero().squeeze(1);
+  return u;
+}
 }  // namespace
 
 torch::Tensor BertModelImpl::forward(const Batch& b, const ForwardOptions& o, Output& out) {
   TORCH_CHECK_VALUE(b.input_ids.dim() == 2, "input_ids must be (batch, sequence), got ", b.input_ids.sizes());
   auto x = embeddings(b.input_ids, b.token_type_ids);
   auto mask = ExtendedMask(b.attention_mask, x.scalar_type());
-  auto h = encoder->forward(x, mask, o, out);
+  torch::Tensor h;
+  if (auto u = RealTokens(b, o)) {
+    h = u->Scatter(encoder->forward(u->Gather(x), mask, o, out, &*u));
+  } else {
+    h = encoder->forward(x, mask, o, out);
+  }
   if (pooler) out.pooler_output = pooler(h);
   return h;
 }

@@ -67,6 +67,22 @@ struct ForwardOptions {
   // BertModel: also return the pooled sentence embedding (embedding.h), L2-normalised if asked.
   std::optional<embedding::Pooling> pooling;
   bool normalize = false;
+  // Pad tokens skip every per-token layer (the linear layers, LayerNorm,
+  // activation: nearly all FLOPs at the short lengths of real text); only
+  // attention sees the padded (B, T) grid. Real tokens' outputs are HF's; pad
+  // positions' hidden states are 0 instead of values nothing should read.
+  // Ignored with hidden states, attentions, static shapes or left padding.
+  bool skip_padding = false;
+};
+
+// The real tokens of a padded (B, T) batch: `rows` are their flat indices
+// into B * T, in order. Per-token layers run on (N, C) rows; attention
+// scatters them back onto the grid.
+struct Unpadded {
+  torch::Tensor rows;  // (N,) int64
+  int64_t B = 0, T = 0;
+  torch::Tensor Gather(const torch::Tensor& x) const;   // (B, T, C) -> (N, C)
+  torch::Tensor Scatter(const torch::Tensor& x) const;  // (N, C) -> (B, T, C), zeros at pads
 };
 
 struct Output {
@@ -93,8 +109,11 @@ TORCH_MODULE(BertEmbeddings);
 
 struct BertSelfAttentionImpl : torch::nn::Module {
   explicit BertSelfAttentionImpl(const BertConfig& c);
-  // x (B, T, C), mask (B, 1, 1, T) additive; probs filled when asked for.
-  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& mask, torch::Tensor* probs);
+  // x (B, T, C), or (N, C) rows with u; mask (B, 1, 1, T) additive; probs filled when asked for.
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& mask, torch::Tensor* probs,
+                        const Unpadded* u = nullptr);
+  torch::Tensor Attend(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                       const torch::Tensor& mask, torch::Tensor* probs);  // (B, H, T, D) each
   torch::nn::Linear query{nullptr}, key{nullptr}, value{nullptr};
   torch::nn::Dropout dropout{nullptr};
   int64_t heads, head_dim;
@@ -113,7 +132,8 @@ TORCH_MODULE(BertSelfOutput);
 
 struct BertAttentionImpl : torch::nn::Module {
   explicit BertAttentionImpl(const BertConfig& c);
-  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& mask, torch::Tensor* probs);
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& mask, torch::Tensor* probs,
+                        const Unpadded* u = nullptr);
   BertSelfAttention self{nullptr};
   BertSelfOutput output{nullptr};
 };
@@ -138,7 +158,8 @@ TORCH_MODULE(BertOutput);
 
 struct BertLayerImpl : torch::nn::Module {
   explicit BertLayerImpl(const BertConfig& c);
-  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& mask, torch::Tensor* probs);
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& mask, torch::Tensor* probs,
+                        const Unpadded* u = nullptr);
   BertAttention attention{nullptr};
   BertIntermediate intermediate{nullptr};
   BertOutput output{nullptr};
@@ -147,7 +168,8 @@ TORCH_MODULE(BertLayer);
 
 struct BertEncoderImpl : torch::nn::Module {
   explicit BertEncoderImpl(const BertConfig& c);
-  torch::Tensor forward(torch::Tensor x, const torch::Tensor& mask, const ForwardOptions& o, Output& out);
+  torch::Tensor forward(torch::Tensor x, const torch::Tensor& mask, const ForwardOptions& o, Output& out,
+                        const Unpadded* u = nullptr);
   torch::nn::ModuleList layer{nullptr};
   bool gradient_checkpointing;
 };

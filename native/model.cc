@@ -140,6 +140,7 @@ torch::Tensor BertRunner::ForwardBackward(const bert::Batch& b, double loss_scal
     bert::ForwardOptions o;
     o.loss_only = true;
     o.static_shapes = cuda_graphs_;  // warm-up steps run the code a capture records
+    o.skip_padding = true;           // the loss reads real tokens only
     loss = module_->forward(ToDevice(b), o).loss;
   }
   dist::GradReducer* reducer = group_ && sync ? &Reducer() : nullptr;

@@ -319,6 +319,7 @@ Napi::Value ModelWrap::Forward(Info info) {
       grad = opts.Get("grad").ToBoolean();
       if (opts.Get("pooling").IsString()) o.pooling = embedding::ParsePooling(opts.Get("pooling").As<Napi::String>().Utf8Value());
       o.normalize = opts.Get("normalize").ToBoolean();
+      o.skip_padding = opts.Get("skipPadding").ToBoolean();
     }
     handle_->busy = true;
     return (new ForwardWorker(info.Env(), handle_, std::move(batch), o, grad))->Start();

@@ -232,7 +232,7 @@ export class SentenceEncoder implements AsyncDisposable {
 
   // One forward pass: pad to the batch's longest, pool natively, one (B, C) copy back.
   async #forward(items: Encoding[], pooling: Pooling, normalize: boolean): Promise<Float32Array[]> {
-    const out = await this.model.forward(padEncodings(items, this.tokenizer.specialTokenIds.pad), { pooling, normalize });
+    const out = await this.model.forward(padEncodings(items, this.tokenizer.specialTokenIds.pad), { pooling, normalize, skipPadding: true });
     try {
       const data = (await out.sentenceEmbedding!.data()) as Float32Array;
       return items.map((_, i) => data.subarray(i * this.dim, (i + 1) * this.dim));

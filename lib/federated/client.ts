@@ -124,7 +124,7 @@ export async function evaluateClassifier(model: PreTrainedBert, examples: readon
   let correct = 0, lossSum = 0, n = 0;
   try {
     for await (const b of new ArraySource(examples, { batchSize })) {
-      const out = await model.forward(b);
+      const out = await model.forward(b, { skipPadding: true });
       try {
         const logits = out.logits.toArray() as Float32Array;
         const [B, C] = out.logits.shape;

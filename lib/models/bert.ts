@@ -42,6 +42,15 @@ export interface ForwardOptions {
   pooling?: 'mean' | 'cls' | 'max';
   /** With `pooling`: L2-normalise the sentence embeddings. @default false */
   normalize?: boolean;
+  /**
+   * Run the per-token layers on real tokens only, as training steps do: the
+   * same outputs at real positions for a fraction of the work when batches
+   * are padded, but the hidden states and token logits at pad positions are
+   * those of a zero vector instead of HF's (which nothing should read).
+   * No effect with outputHiddenStates, outputAttentions or left padding.
+   * @default false
+   */
+  skipPadding?: boolean;
 }
 
 /**

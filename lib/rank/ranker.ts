@@ -152,7 +152,7 @@ export class CrossEncoderRanker implements Disposable {
         next = encode(batches[b + 1]);
         next.catch(() => {}); // awaited next round
       }
-      const res = await this.model.forward(batch);
+      const res = await this.model.forward(batch, { skipPadding: true });
       let logits: Float32Array;
       try {
         logits = (await res.logits.data()) as Float32Array;

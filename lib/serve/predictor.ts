@@ -137,7 +137,7 @@ export class Predictor<P extends Prediction = Prediction> implements AsyncDispos
   async #run(texts: string[]): Promise<P[]> {
     const encodings = await this.tokenizer.encodeBatch(texts, { truncation: true, maxLength: this.maxLength, padding: 'longest' });
     const batch = encodingsToBatch(encodings) as Batch & { shape: [number, number] };
-    const out = await this.model.forward(batch);
+    const out = await this.model.forward(batch, { skipPadding: true });
     let logits: Float32Array;
     try {
       logits = (await out.logits.data()) as Float32Array;

@@ -189,7 +189,7 @@ export class Trainer {
     try {
       if (isBatchSource(data)) data.setEpoch(0);
       for await (const batch of data as AsyncIterable<Batch>) {
-        const out = await model.forward(batch);
+        const out = await model.forward(batch, { skipPadding: true });
         const labels = labelsToArray(batch.labels);
         let pb: PredictionBatch;
         try {
