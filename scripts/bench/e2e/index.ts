@@ -9,7 +9,12 @@
  *       [--epochs 2] [--max-length 64] [--batch-size 32] [--eval-batch-size 64] [--lr 5e-5]
  *       [--warmup-ratio 0.1] [--weight-decay 0.01] [--seed 42] [--threads N]
  *       [--infer-max-length 128] [--infer-runs 1] [--phases finetune,infer] [--source vader|synthetic]
- *       [--model DIR] [--work-dir DIR] [--quiet-wait 5] [--no-peer] [--no-install]
+ *       [--model DIR] [--work-dir DIR] [--quiet-wait 5] [--no-peer] [--no-install] [--same-seed]
+ *
+ * Run r trains both sides with seed --seed + r - 1 (the same seed on both
+ * sides in each pair): one seed's accuracy gap between two implementations
+ * is mostly which shuffle, dropout masks and classifier init each drew, so
+ * the pairs' mean says more. --same-seed keeps --seed for every run.
  *
  * stdout: JSON lines (corpus, one per run, ratios); a summary table on stderr.
  * See scripts/bench/README.md, "End to end".
@@ -164,10 +169,12 @@ const showLine = (l: string) => {
   return m[2].includes('eval_loss') || Number(m[1]) % 50 === 0;
 };
 
-function hyper(): string[] {
+const runSeed = (run: number) => (flags.has('same-seed') ? cfg.seed : cfg.seed + run - 1);
+
+function hyper(seed: number): string[] {
   return ['--epochs', String(cfg.epochs), '--max-length', String(cfg.maxLength), '--batch-size', String(cfg.batchSize),
     '--eval-batch-size', String(cfg.evalBatchSize), '--lr', String(cfg.lr), '--warmup-ratio', String(cfg.warmupRatio),
-    '--weight-decay', String(cfg.weightDecay), '--seed', String(cfg.seed)];
+    '--weight-decay', String(cfg.weightDecay), '--seed', String(seed)];
 }
 
 /**
@@ -178,9 +185,9 @@ function hyper(): string[] {
  * last step line before its eval line to that line, and the finish (last
  * checkpoint, best weights, saving --out, exit) from the last eval line to exit.
  */
-async function oursFinetune(c: Corpus, model: string, out: string): Promise<Json> {
+async function oursFinetune(c: Corpus, model: string, out: string, seed: number): Promise<Json> {
   const r = await run(process.execPath, [path.join(ROOT, 'bin', 'bertorch.js'), 'finetune', '--model', model, '--train', c.train, '--eval', c.eval,
-    '--out', out, ...hyper(), '--load-best-model-at-end', '--logging-steps', '1'], showLine);
+    '--out', out, ...hyper(seed), '--load-best-model-at-end', '--logging-steps', '1'], showLine);
   const start = r.stderr.find((l) => l.text.includes('fine-tuning ('));
   if (!start) throw new Error('bertorch finetune printed no "fine-tuning (" line: did its output change?');
   let lastStep: Line | undefined;
@@ -219,9 +226,9 @@ async function oursFinetune(c: Corpus, model: string, out: string): Promise<Json
   };
 }
 
-async function peerFinetune(c: Corpus, model: string, out: string): Promise<Json> {
+async function peerFinetune(c: Corpus, model: string, out: string, seed: number): Promise<Json> {
   const r = await run(python, [path.join(E2E, 'peer_finetune.py'), '--model', model, '--train', c.train, '--eval', c.eval, '--out', out,
-    ...hyper(), '--threads', String(cfg.threads)], (l) => /eval_loss|train_runtime|Error|error/.test(l));
+    ...hyper(seed), '--threads', String(cfg.threads)], (l) => /eval_loss|train_runtime|Error|error/.test(l));
   const rec = JSON.parse(r.stdout.filter((l) => l.startsWith('{')).at(-1) ?? '{}');
   return {
     wall_s: r.rusage.wall_s, train_s: rec.train_s, eval_s: rec.eval_s, finish_s: rec.finish_s, tokenize_s: rec.tokenize_s,
@@ -329,19 +336,23 @@ async function main(): Promise<void> {
 
   if (cfg.phases.includes('finetune')) {
     log(`finetune: ${c.meta.train} train / ${c.meta.eval} eval sentences, ${cfg.epochs} epochs, batch ${cfg.batchSize}, max length ${cfg.maxLength}, ${cfg.threads} threads, ${cfg.runs} run(s) per side`);
-    const collate = JSON.parse(await collateProbe(c, model));
-    const { train_lengths: _lengths, ...collateRec } = collate;
-    record({ ...env, kind: 'collate', impl: 'bertorch', ...collateRec });
+    let collate: Json = {};
     for (let run = 1; run <= cfg.runs; run++) {
+      const seed = runSeed(run);
+      if (run === 1 || !flags.has('same-seed')) {
+        collate = JSON.parse(await collateProbe(c, model, seed));
+        const { train_lengths: _lengths, ...collateRec } = collate;
+        record({ ...env, kind: 'collate', impl: 'bertorch', run, seed, ...collateRec });
+      }
       // ABA...: the side that goes first alternates, so a slow drift of the machine hits both.
       const order = run % 2 === 1 ? sides : [...sides].reverse();
       for (const s of order) {
         const out = path.join(workDir, `ft-${s}-${run}`);
         rmSync(out, { recursive: true, force: true });
-        const r = s === 'bertorch' ? await side(`bertorch finetune, run ${run}`, () => oursFinetune(c, model, out)) : await side(`HF Trainer, run ${run}`, () => peerFinetune(c, model, out));
+        const r = s === 'bertorch' ? await side(`bertorch finetune, run ${run}`, () => oursFinetune(c, model, out, seed)) : await side(`HF Trainer, run ${run}`, () => peerFinetune(c, model, out, seed));
         const { step_ms: stepMs, train_lengths: lens, ...rest } = r;
         const steps = stepAnalysis(stepMs as (number | null)[], (s === 'bertorch' ? collate.train_lengths : lens) as number[]);
-        record({ ...env, kind: 'run', phase: 'finetune', impl: s, run, ...derive(rest, c) });
+        record({ ...env, kind: 'run', phase: 'finetune', impl: s, run, seed, ...derive(rest, c) });
         if (steps) record({ ...env, kind: 'steps', phase: 'finetune', impl: s, run, ...steps });
         if (flags.has('step-times')) record({ ...env, kind: 'step_times', impl: s, run, step_ms: stepMs, lengths: s === 'bertorch' ? collate.train_lengths : lens });
         if (s === 'bertorch') ftModel = out;
@@ -377,10 +388,10 @@ async function main(): Promise<void> {
 }
 
 /** The data side of ours alone (ours_collate.ts, a fresh process). */
-async function collateProbe(c: Corpus, model: string): Promise<string> {
+async function collateProbe(c: Corpus, model: string, seed: number): Promise<string> {
   const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(E2E, 'ours_collate.ts'), '--model', model, '--train', c.train, '--eval', c.eval,
     '--epochs', String(cfg.epochs), '--max-length', String(cfg.maxLength), '--batch-size', String(cfg.batchSize),
-    '--eval-batch-size', String(cfg.evalBatchSize), '--seed', String(cfg.seed)], { cwd: ROOT, encoding: 'utf8', env: childEnv, stdio: ['ignore', 'pipe', 'inherit'] });
+    '--eval-batch-size', String(cfg.evalBatchSize), '--seed', String(seed)], { cwd: ROOT, encoding: 'utf8', env: childEnv, stdio: ['ignore', 'pipe', 'inherit'] });
   return r.status === 0 ? r.stdout.trim().split('\n').at(-1)! : '{}';
 }
 
@@ -389,7 +400,7 @@ async function fineTuneOnce(c: Corpus, model: string): Promise<string> {
   const out = path.join(workDir, 'ft-for-infer');
   if (existsSync(path.join(out, 'model.safetensors'))) return out;
   log('no fine-tuned model yet: one bertorch finetune first (not timed; --infer-model DIR skips it)');
-  await oursFinetune(c, model, out);
+  await oursFinetune(c, model, out, cfg.seed);
   return out;
 }
 
@@ -405,6 +416,12 @@ function ratios(phase: string, metrics: string[]): void {
       out[`peer_${k}`] = round(median(b), 3);
       out[`ours_best_${k}`] = round(higherIsBetter(k) ? Math.max(...a) : Math.min(...a), 3);
       out[`peer_best_${k}`] = round(higherIsBetter(k) ? Math.max(...b) : Math.min(...b), 3);
+      if (k === 'accuracy') {
+        const mean = (x: number[]) => x.reduce((p, q) => p + q, 0) / x.length;
+        out.ours_mean_accuracy = round(mean(a), 4);
+        out.peer_mean_accuracy = round(mean(b), 4);
+        out.accuracy_gap_points = round(100 * (mean(a) - mean(b)), 2);
+      }
       if (k !== 'accuracy') out[`ahead_${k}`] = round(higherIsBetter(k) ? median(a) / median(b) : median(b) / median(a), 3);
     }
   }
@@ -426,7 +443,7 @@ function summaryTable(): string {
   const table = rows.map((row) => '  ' + row.map((c, i) => (i >= 3 ? c.padStart(w[i]) : c.padEnd(w[i]))).join('  ')).join('\n');
   const ratioLines = records.filter((r) => r.kind === 'ratio').map((r) => {
     const parts = Object.keys(r).filter((k) => k.startsWith('ahead_')).map((k) => `${k.slice(6)} ${(r[k] as number).toFixed(2)}x`);
-    const acc = r.ours_accuracy !== undefined ? `, accuracy ${f(r.ours_accuracy, 4)} vs ${f(r.peer_accuracy, 4)}` : '';
+    const acc = r.ours_mean_accuracy !== undefined ? `, mean accuracy ${f(r.ours_mean_accuracy, 4)} vs ${f(r.peer_mean_accuracy, 4)} (${f(r.accuracy_gap_points, 2)} points)` : '';
     if (!parts.length) return '';
     return `  ${r.phase}: bertorch ahead by (median of ${r.runs}; > 1 = bertorch better): ${parts.join(', ')}${acc}`;
   });
