@@ -9,12 +9,14 @@
  *       [--epochs 2] [--max-length 64] [--batch-size 32] [--eval-batch-size 64] [--lr 5e-5]
  *       [--warmup-ratio 0.1] [--weight-decay 0.01] [--seed 42] [--threads N]
  *       [--infer-max-length 128] [--infer-runs 1] [--phases finetune,infer] [--source vader|synthetic]
- *       [--model DIR] [--work-dir DIR] [--quiet-wait 5] [--no-peer] [--no-install] [--same-seed]
+ *       [--model DIR] [--work-dir DIR] [--quiet-wait 5] [--no-peer] [--no-install] [--same-seed] [--group-by-length]
  *
  * Run r trains both sides with seed --seed + r - 1 (the same seed on both
  * sides in each pair): one seed's accuracy gap between two implementations
  * is mostly which shuffle, dropout masks and classifier init each drew, so
  * the pairs' mean says more. --same-seed keeps --seed for every run.
+ * --group-by-length turns on length-grouped batches on both sides (HF's
+ * group_by_length); the collate probe then does not know ours' batch order.
  *
  * stdout: JSON lines (corpus, one per run, ratios); a summary table on stderr.
  * See scripts/bench/README.md, "End to end".
@@ -174,7 +176,7 @@ const runSeed = (run: number) => (flags.has('same-seed') ? cfg.seed : cfg.seed +
 function hyper(seed: number): string[] {
   return ['--epochs', String(cfg.epochs), '--max-length', String(cfg.maxLength), '--batch-size', String(cfg.batchSize),
     '--eval-batch-size', String(cfg.evalBatchSize), '--lr', String(cfg.lr), '--warmup-ratio', String(cfg.warmupRatio),
-    '--weight-decay', String(cfg.weightDecay), '--seed', String(seed)];
+    '--weight-decay', String(cfg.weightDecay), '--seed', String(seed), ...(flags.has('group-by-length') ? ['--group-by-length'] : [])];
 }
 
 /**
@@ -351,7 +353,8 @@ async function main(): Promise<void> {
         rmSync(out, { recursive: true, force: true });
         const r = s === 'bertorch' ? await side(`bertorch finetune, run ${run}`, () => oursFinetune(c, model, out, seed)) : await side(`HF Trainer, run ${run}`, () => peerFinetune(c, model, out, seed));
         const { step_ms: stepMs, train_lengths: lens, ...rest } = r;
-        const steps = stepAnalysis(stepMs as (number | null)[], (s === 'bertorch' ? collate.train_lengths : lens) as number[]);
+        const steps = s === 'bertorch' && flags.has('group-by-length') ? null
+          : stepAnalysis(stepMs as (number | null)[], (s === 'bertorch' ? collate.train_lengths : lens) as number[]);
         record({ ...env, kind: 'run', phase: 'finetune', impl: s, run, seed, ...derive(rest, c) });
         if (steps) record({ ...env, kind: 'steps', phase: 'finetune', impl: s, run, ...steps });
         if (flags.has('step-times')) record({ ...env, kind: 'step_times', impl: s, run, step_ms: stepMs, lengths: s === 'bertorch' ? collate.train_lengths : lens });

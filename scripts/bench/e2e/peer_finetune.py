@@ -2,7 +2,7 @@
 
     python scripts/bench/e2e/peer_finetune.py --model DIR --train train.csv --eval eval.csv --out DIR
         [--epochs 2] [--max-length 64] [--batch-size 32] [--eval-batch-size 64] [--lr 5e-5]
-        [--warmup-ratio 0.1] [--weight-decay 0.01] [--seed 42] [--threads N]
+        [--warmup-ratio 0.1] [--weight-decay 0.01] [--seed 42] [--threads N] [--group-by-length]
 
 What a transformers user writes: read the CSVs, tokenize every text once
 (truncation to --max-length, no padding), AutoModelForSequenceClassification
@@ -111,6 +111,7 @@ def main():
     ap.add_argument("--weight-decay", type=float, default=0.01)
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--group-by-length", action="store_true")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     transformers.set_seed(a.seed)
@@ -140,7 +141,7 @@ def main():
         learning_rate=a.lr, warmup_ratio=a.warmup_ratio, weight_decay=a.weight_decay, seed=a.seed,
         eval_strategy="epoch", save_strategy="epoch", save_total_limit=2, load_best_model_at_end=True,
         metric_for_best_model="eval_loss", greater_is_better=False, logging_steps=50, report_to="none",
-        disable_tqdm=True, use_cpu=True, dataloader_num_workers=0,
+        disable_tqdm=True, use_cpu=True, dataloader_num_workers=0, group_by_length=a.group_by_length,
     )
     lengths = []
     collator = Lengths(tokenizer, lengths)
