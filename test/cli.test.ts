@@ -140,6 +140,10 @@ test.serial('finetune -> evaluate -> predict round trip for sequence classificat
   const summary = JSON.parse(ft.stdout);
   t.is(summary.steps, 24, 'flags win over the config file: 3 epochs of 8 batches');
   t.true(summary.eval_accuracy > 0.5, `eval accuracy ${summary.eval_accuracy}`);
+  // Where the run's time went, as HF's train_runtime / eval_runtime: the evaluations are part of the run.
+  t.true(summary.trainRuntime > 0 && summary.evalRuntime > 0 && summary.evalRuntime < summary.trainRuntime, JSON.stringify(summary));
+  t.true(summary.trainSamplesPerSecond > 0);
+  t.false('eval_runtime' in summary, 'the total evalRuntime, not the last evaluation\'s');
   const config = JSON.parse(readFileSync(at('intents', 'config.json'), 'utf8'));
   t.deepEqual(config.id2label, { 0: 'cancel', 1: 'delivery', 2: 'refund' });
 

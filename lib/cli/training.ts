@@ -54,9 +54,15 @@ export async function finish(io: Io, v: Values, command: string, model: PreTrain
   return 0;
 }
 
+const round3 = (x: number) => Math.round(x * 1e3) / 1e3;
+
 /** The run's summary line: steps, why it stopped, the last evaluation's metrics. */
 function summary(command: string, out: string, r: FitResult): string {
   const rec = r.state.log_history.filter((x) => Object.keys(x).some((k) => k.startsWith('eval_'))).at(-1);
-  const metrics = rec ? Object.fromEntries(Object.entries(rec).filter(([k]) => k.startsWith('eval_'))) : {};
-  return JSON.stringify({ command, out, steps: r.globalStep, trainLoss: r.trainLoss, stopReason: r.stopReason, ...metrics }) + '\n';
+  const metrics = rec ? Object.fromEntries(Object.entries(rec).filter(([k]) => k.startsWith('eval_') && k !== 'eval_runtime')) : {};
+  const evalRuntime = r.state.log_history.reduce((a, x) => a + (typeof x.eval_runtime === 'number' ? x.eval_runtime : 0), 0);
+  return JSON.stringify({
+    command, out, steps: r.globalStep, trainLoss: r.trainLoss, stopReason: r.stopReason, ...metrics,
+    trainRuntime: round3(r.runtime), evalRuntime: round3(evalRuntime), trainSamplesPerSecond: round3(r.samplesPerSecond),
+  }) + '\n';
 }

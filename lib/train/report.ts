@@ -94,7 +94,7 @@ function groupSpecs(runs: readonly ReportRun[], group: string, prefix: string): 
     { id: 'lr', title: 'Learning rate', yLabel: 'learning rate', series: series('learning_rate') },
     { id: 'grad_norm', title: 'Gradient norm (before clipping)', yLabel: 'L2 norm', logY: true, series: series('grad_norm') },
   ];
-  const evalKeys = [...new Set(runs.flatMap((r) => r.history.flatMap((h) => Object.keys(h).filter((k) => k.startsWith('eval_')))))];
+  const evalKeys = [...new Set(runs.flatMap((r) => r.history.flatMap((h) => Object.keys(h).filter((k) => k.startsWith('eval_') && k !== 'eval_runtime'))))];
   for (const k of evalKeys.sort()) specs.push({ id: k, title: `Evaluation: ${k.slice(5)}`, yLabel: k.slice(5), series: series(k) });
   return specs.filter((s) => s.series.length > 0)
     .map((s) => ({ ...s, id: prefix + s.id, title: group ? `${s.title} (${group})` : s.title }));

@@ -510,8 +510,11 @@ class FitRun {
   async evaluate(): Promise<void> {
     const { o, state } = this;
     this.lastEval = state.global_step;
+    const t0 = performance.now();
     const metrics = await this.t.evaluate(this.fo.evalData!);
-    await this.log({ step: state.global_step, epoch: round(state.epoch), ...metrics });
+    // HF logs eval_runtime beside the metrics: where an epoch's time went.
+    const evalRuntime = round((performance.now() - t0) / 1e3);
+    await this.log({ step: state.global_step, epoch: round(state.epoch), ...metrics, eval_runtime: evalRuntime });
     const m = metrics[o.metricForBestModel];
     if (m === undefined)
       throw invalidRange(`one of ${Object.keys(metrics).join(', ')}`, 'metricForBestModel', o.metricForBestModel);
