@@ -357,6 +357,8 @@ Output BertForTaskImpl::forward(const Batch& b, const ForwardOptions& o) {
     case Task::TokenClassification:
       out.logits = classifier(Drop(dropout, h));  // (B, T, L)
       break;
+    case Task::ReplacedTokenDetection:  // electra::Forward, above
+      break;
   }
   if (b.labels.defined()) {
     out.loss = Loss(out.logits, b.labels);
