@@ -11,6 +11,7 @@ import { BertForReplacedTokenDetection, BertModel, GENERATOR_DIR } from '../lib/
 import { readSafetensors, toTypedArray, type TensorRecord } from '../lib/models/safetensors.js';
 import { recordToTensor } from '../lib/models/state.js';
 import { tensor, type Tensor } from '../lib/tensor.js';
+import { loadWeightsInto } from '../lib/train/checkpoint.js';
 import { maxAbsDiff } from './helpers/parity.js';
 
 const FIXTURE = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'electra-parity');
@@ -146,6 +147,26 @@ test('savePretrained writes a BertModel folder and the generator beside it; both
   t.truthy(await stat(path.join(dir, GENERATOR_DIR, 'config.json')));
   m.dispose();
   back.dispose();
+});
+
+test('checkpoint resume restores the generator and the discriminator head from generator/', async (t) => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'bertorch-rtd-ckpt-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const config = { vocab_size: 50, hidden_size: 32, num_hidden_layers: 1, num_attention_heads: 4, intermediate_size: 64 };
+  const a = BertForReplacedTokenDetection.create(config, { seed: 1 });
+  const b = BertForReplacedTokenDetection.create(config, { seed: 2 });
+  await a.savePretrained(dir);
+  await loadWeightsInto(b, dir);
+  const sa = a.stateDict();
+  const sb = b.stateDict();
+  for (const [k, v] of sa) {
+    const x = v.toArray(), y = sb.get(k)!.toArray();
+    t.true(x.every((e, i) => e === y[i]), `${k} not restored`);
+  }
+  t.true([...sa.keys()].some((k) => k.startsWith('generator.')));
+  for (const v of [...sa.values(), ...sb.values()]) v.dispose();
+  a.dispose();
+  b.dispose();
 });
 
 test('a generator size that its heads do not divide is refused, naming the key', (t) => {
