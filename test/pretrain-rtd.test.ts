@@ -74,12 +74,15 @@ print(json.dumps({'missing': sorted(info['missing_keys']), 'unexpected': info['u
   t.is(hf.shape[2], 128);
 });
 
-test('pretrain refuses a generator size outside (0, 1], naming the flag', async (t) => {
+test('pretrain refuses a generator size outside (0, 1], and generator options without --objective rtd, naming the flag', async (t) => {
   const dir = await mkdtemp(path.join(tmpdir(), 'bertorch-rtd-bad-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   await writeFile(path.join(dir, 'c.txt'), Array.from({ length: 50 }, sentence).join('\n') + '\n');
   const r = await cli(['pretrain', '--objective', 'rtd', '--generator-size', '1.5', '--corpus', path.join(dir, 'c.txt'), '--out', path.join(dir, 'o'),
     '--preset', 'tiny', '--vocab-size', '120', '--max-length', '16', '--validation', '0', '--quiet']);
   t.not(r.code, 0);
-  t.regex(r.stderr, /--generator-size/);
+  t.regex(r.stderr, /Expected a number in \(0, 1\] for --generator-size but received 1\.5/);
+  const mlm = await cli(['pretrain', '--generator-layers', '2', '--corpus', path.join(dir, 'c.txt'), '--out', path.join(dir, 'o2'), '--quiet']);
+  t.not(mlm.code, 0);
+  t.regex(mlm.stderr, /--generator-layers applies to --objective rtd only/);
 });

@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { IGNORE_INDEX, Rng, SPAN_LENGTH_PROBABILITIES, maskTokens, maskingVocabOf, spanTargets } from '../lib/data/masking.js';
+import { MlmDataset } from '../lib/data/datasets.js';
 import { Tokenizer } from '../lib/tokenizer.js';
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -88,6 +89,16 @@ test('a span is masked, replaced or kept as a whole, and the same (seed, epoch, 
   t.true(Math.abs(masked / spans - 0.8) < 0.05, `${masked} of ${spans} spans are [MASK]`);
   const other = maskTokens(out[0], vocab, { probability: 0.15, span: true, seed: 9, epoch: 2, index: 0 });
   t.notDeepEqual(other.labels, maskTokens(out[0], vocab, { probability: 0.15, span: true, seed: 9, epoch: 1, index: 0 }).labels, 'a new epoch, new spans');
+});
+
+test('MlmDataset({ span: true }) masks its examples with spans', async (t) => {
+  const { out, vocab } = await blocks();
+  const reader = { length: out.length, get: (i: number) => out[i], blocks: () => { throw new Error('no blocks here'); } };
+  const ds = new MlmDataset(reader as never, { tokenizer: vocab, span: true, seed: 3 });
+  t.true(ds.span);
+  for (const i of [0, 7, out.length - 1])
+    t.deepEqual(ds.get(i, 2), maskTokens(out[i], vocab, { probability: 0.15, span: true, seed: 3, epoch: 2, index: i }));
+  t.throws(() => new MlmDataset(reader as never, { tokenizer: { ...vocab, continuation: undefined }, span: true }), { instanceOf: TypeError, message: /continuation for span/ });
 });
 
 test('span masking needs the vocabulary\'s word pieces', (t) => {

@@ -28,7 +28,7 @@ export const pretrainCommand: Command = {
     objective: s('mlm: masked-language modelling; rtd: replaced-token detection (ELECTRA): a small generator fills the masked tokens, the model learns to tell every token original or replaced', {
       default: 'mlm', choices: ['mlm', 'rtd'],
     }),
-    'generator-size': n("rtd: the generator's width, heads and feed-forward size as a share of the model's (ELECTRA: 1/4 to 1/2)", 0.25),
+    'generator-size': n("rtd: the generator's width, heads and feed-forward size as a share of the model's (ELECTRA: 1/4 to 1/2; default 0.25)"),
     'generator-layers': i("rtd: the generator's layers (default: the model's)"),
     'max-time': s("time budget, e.g. 90s, 30m, 1h30m: the LR schedule ends when it runs out, then the model is saved (data is cycled; --epochs ignored)"),
     schedule: s('learning-rate schedule (one_cycle: up to the peak at --warmup-ratio, 0.5 when 0, then down to 0)', {
@@ -57,6 +57,12 @@ async function pretrain(v: Values, io: Io): Promise<number> {
     maxTime = v.maxTime === undefined ? undefined : parseDuration(v.maxTime, '--max-time');
   } catch (e) {
     throw new UsageError((e as Error).message);
+  }
+  if (v.objective !== 'rtd') {
+    for (const [flag, value] of [['--generator-size', v.generatorSize], ['--generator-layers', v.generatorLayers]])
+      if (value !== undefined) throw new UsageError(`${flag} applies to --objective rtd only (the objective is ${v.objective})`);
+  } else {
+    generatorConfig({}, v.generatorSize, v.generatorLayers);  // bad sizes fail before the corpus is read
   }
   for (const [flag, dir] of [['--model', v.model], ['--tokenizer', v.tokenizer]]) await mustExist(dir, flag);
   const corpusDir = path.join(out, 'corpus');
@@ -159,7 +165,7 @@ async function readJson(file: string): Promise<Partial<BertConfig>> {
  * generators are 1/4 to 1/2 of the discriminator's width). Heads are rounded
  * down until they divide the width.
  */
-export function generatorConfig(c: Partial<BertConfig>, share: number, layers: number | undefined): Partial<BertConfig> {
+export function generatorConfig(c: Partial<BertConfig>, share = 0.25, layers?: number): Partial<BertConfig> {
   if (!(share > 0 && share <= 1)) throw new UsageError(`Expected a number in (0, 1] for --generator-size but received ${share}`);
   if (layers !== undefined && !(Number.isInteger(layers) && layers >= 1)) throw new UsageError(`Expected a positive integer for --generator-layers but received ${layers}`);
   const C = c.hidden_size ?? 768, H = c.num_attention_heads ?? 12, I = c.intermediate_size ?? 3072;
