@@ -144,7 +144,7 @@ async function pretrain(v: Values, io: Io): Promise<number> {
       if (!v.dropout && r.stopReason !== 'aborted') await patchConfig(path.join(out, 'config.json'), dropout);
       if (v.model && r.stopReason !== 'aborted') {
         const kept = await keepPooler(v.model, path.join(out, 'model.safetensors'), rtd ? '' : 'bert.');
-        if (kept) say(io, v, `kept ${v.model}'s pooler (not trained by MLM) in the saved folder, for fine-tuning`);
+        if (kept) say(io, v, `kept ${v.model}'s pooler (which MLM and RTD do not train) in the saved folder, for fine-tuning`);
       }
       return code;
     } finally {
