@@ -169,6 +169,12 @@ test('checkpoint resume restores the generator and the discriminator head from g
   b.dispose();
 });
 
+test('CUDA graphs are refused for replaced-token detection, whose shapes depend on the data', (t) => {
+  const m = BertForReplacedTokenDetection.create({ vocab_size: 50, hidden_size: 32, num_hidden_layers: 1, num_attention_heads: 4, intermediate_size: 64 });
+  t.throws(() => m.cudaGraphs(true), { message: /CUDA graphs cannot capture replaced-token detection/ });
+  m.dispose();
+});
+
 test('a generator size that its heads do not divide is refused, naming the key', (t) => {
   const e = t.throws(() => BertForReplacedTokenDetection.create({ vocab_size: 50, hidden_size: 32, num_attention_heads: 4, intermediate_size: 64, generator_hidden_size: 10, generator_num_attention_heads: 4 }), { instanceOf: RangeError });
   t.regex(e!.message, /generator_hidden_size/);
