@@ -13,8 +13,12 @@ namespace F = torch::nn::functional;
 bert::BertConfig GeneratorConfig(const bert::BertConfig& c) {
   bert::BertConfig g = c;
   g.hidden_size = c.generator_hidden_size > 0 ? c.generator_hidden_size : std::max<int64_t>(1, c.hidden_size / 4);
-  g.num_attention_heads =
-      c.generator_num_attention_heads > 0 ? c.generator_num_attention_heads : std::max<int64_t>(1, c.num_attention_heads / 4);
+  if (c.generator_num_attention_heads > 0) {
+    g.num_attention_heads = c.generator_num_attention_heads;
+  } else {  // a quarter of the heads, fewer until they divide the width
+    g.num_attention_heads = std::max<int64_t>(1, std::min(g.hidden_size, c.num_attention_heads / 4));
+    while (g.hidden_size % g.num_attention_heads != 0) g.num_attention_heads--;
+  }
   g.intermediate_size =
       c.generator_intermediate_size > 0 ? c.generator_intermediate_size : std::max<int64_t>(1, c.intermediate_size / 4);
   g.num_hidden_layers = c.generator_num_hidden_layers > 0 ? c.generator_num_hidden_layers : c.num_hidden_layers;

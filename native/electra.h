@@ -17,7 +17,8 @@ namespace bt::electra {
 constexpr double kDiscriminatorWeight = 50.0;
 
 // The generator's own sizes: the generator_* fields of the config, each 0
-// meaning a quarter of the discriminator's (ELECTRA's best ratio), all layers.
+// meaning a quarter of the discriminator's (ELECTRA's best ratio; heads
+// rounded down until they divide the width), all layers.
 bert::BertConfig GeneratorConfig(const bert::BertConfig& c);
 
 // ElectraGeneratorPredictions + the LM head tied to the shared word embeddings:

@@ -7,7 +7,7 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BertForReplacedTokenDetection, BertModel, GENERATOR_DIR } from '../lib/index.js';
+import { BertForReplacedTokenDetection, BertModel, GENERATOR_DIR, generatorSizes, makeConfig } from '../lib/index.js';
 import { readSafetensors, toTypedArray, type TensorRecord } from '../lib/models/safetensors.js';
 import { recordToTensor } from '../lib/models/state.js';
 import { tensor, type Tensor } from '../lib/tensor.js';
@@ -172,6 +172,16 @@ test('checkpoint resume restores the generator and the discriminator head from g
 test('CUDA graphs are refused for replaced-token detection, whose shapes depend on the data', (t) => {
   const m = BertForReplacedTokenDetection.create({ vocab_size: 50, hidden_size: 32, num_hidden_layers: 1, num_attention_heads: 4, intermediate_size: 64 });
   t.throws(() => m.cudaGraphs(true), { message: /CUDA graphs cannot capture replaced-token detection/ });
+  m.dispose();
+});
+
+test('derived generator sizes always fit: 11 heads over hidden 44 give a generator of width 11 with 1 head', (t) => {
+  const config = { vocab_size: 50, hidden_size: 44, num_hidden_layers: 1, num_attention_heads: 11, intermediate_size: 64 };
+  t.deepEqual(generatorSizes(makeConfig(config)), { hidden: 11, heads: 1, intermediate: 16, layers: 1 });
+  const m = BertForReplacedTokenDetection.create(config);
+  const state = m.stateDict();
+  t.deepEqual(state.get('generator.encoder.layer.0.attention.self.query.weight')!.shape, [11, 11]);
+  for (const v of state.values()) v.dispose();
   m.dispose();
 });
 

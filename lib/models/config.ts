@@ -123,15 +123,20 @@ export function makeConfig(partial: Partial<BertConfig> = {}, where = 'config'):
 
 const GENERATOR_KEYS = ['generator_hidden_size', 'generator_num_attention_heads', 'generator_intermediate_size', 'generator_num_hidden_layers'] as const;
 
-/** The generator's sizes as native/electra.cc derives them (0 or absent: from the discriminator's). */
+/** The generator's sizes as native/electra.cc derives them (0 or absent: from the discriminator's; heads rounded down until they divide the width). */
 export function generatorSizes(c: BertConfig): { hidden: number; heads: number; intermediate: number; layers: number } {
   const or = (v: number | undefined, d: number) => (v ? v : d);
-  return {
+  const sizes = {
     hidden: or(c.generator_hidden_size, Math.max(1, Math.floor(c.hidden_size / 4))),
-    heads: or(c.generator_num_attention_heads, Math.max(1, Math.floor(c.num_attention_heads / 4))),
+    heads: or(c.generator_num_attention_heads, 0),
     intermediate: or(c.generator_intermediate_size, Math.max(1, Math.floor(c.intermediate_size / 4))),
     layers: or(c.generator_num_hidden_layers, c.num_hidden_layers),
   };
+  if (!sizes.heads) {  // a quarter of the heads, fewer until they divide the width
+    sizes.heads = Math.max(1, Math.min(sizes.hidden, Math.floor(c.num_attention_heads / 4)));
+    while (sizes.hidden % sizes.heads !== 0) sizes.heads--;
+  }
+  return sizes;
 }
 
 function checkGenerator(c: BertConfig, where: string): void {
