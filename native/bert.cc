@@ -9,6 +9,7 @@
 #include "checkpoint.h"
 #include "cpu_allocator.h"
 #include "dropout.h"
+#include "electra.h"
 
 namespace bt::bert {
 
@@ -20,9 +21,10 @@ Task ParseTask(const std::string& name) {
   if (name == "BertForSequenceClassification") return Task::SequenceClassification;
   if (name == "BertForTokenClassification") return Task::TokenClassification;
   if (name == "BertForPreTraining") return Task::PreTraining;
+  if (name == "BertForReplacedTokenDetection") return Task::ReplacedTokenDetection;
   TORCH_CHECK_VALUE(false, "unknown BERT architecture '", name,
                     "' (expected BertModel, BertForMaskedLM, BertForSequenceClassification, "
-                    "BertForTokenClassification or BertForPreTraining)");
+                    "BertForTokenClassification, BertForPreTraining or BertForReplacedTokenDetection)");
 }
 
 void CheckConfig(const BertConfig& c) {
@@ -317,6 +319,10 @@ BertForTaskImpl::BertForTaskImpl(const BertConfig& c, Task t) : config(c), task(
     dropout = register_module("dropout", torch::nn::Dropout(c.classifier_dropout.value_or(c.hidden_dropout_prob)));
     classifier = register_module("classifier", torch::nn::Linear(c.hidden_size, c.num_labels));
   }
+  if (t == Task::ReplacedTokenDetection) {
+    generator = register_module("generator", electra::Generator(c));
+    discriminator_predictions = register_module("discriminator_predictions", electra::DiscriminatorPredictions(c));
+  }
 }
 
 void BertForTaskImpl::InitWeights(at::Generator gen) {
@@ -358,6 +364,7 @@ torch::Tensor BertForTaskImpl::Loss(const torch::Tensor& logits, const torch::Te
 }
 
 Output BertForTaskImpl::forward(const Batch& b, const ForwardOptions& o) {
+  if (task == Task::ReplacedTokenDetection) return electra::Forward(*this, b, o);
   Output out;
   auto h = bert->forward(b, o, out);  // (B, T, C)
   switch (task) {
@@ -394,6 +401,8 @@ Output BertForTaskImpl::forward(const Batch& b, const ForwardOptions& o) {
       break;
     case Task::TokenClassification:
       out.logits = classifier(Drop(dropout, h));  // (B, T, L)
+      break;
+    case Task::ReplacedTokenDetection:  // electra::Forward, above
       break;
   }
   if (b.labels.defined()) {

@@ -12,6 +12,11 @@
 
 #include "embedding.h"
 
+namespace bt::electra {
+struct GeneratorImpl;
+struct DiscriminatorPredictionsImpl;
+}  // namespace bt::electra
+
 namespace bt::bert {
 
 // HF BertConfig fields (config.json names in comments).
@@ -35,6 +40,9 @@ struct BertConfig {
   // bertorch switches (not HF config keys)
   bool use_sdpa = true;                 // fused attention when it is exact enough
   bool gradient_checkpointing = false;  // recompute each layer in backward
+  // ReplacedTokenDetection's generator (electra.h); 0 = derived from the above.
+  int64_t generator_hidden_size = 0, generator_num_attention_heads = 0;
+  int64_t generator_intermediate_size = 0, generator_num_hidden_layers = 0;
 };
 
 // Throws c10::ValueError naming the field for a config no model can be built
@@ -42,7 +50,7 @@ struct BertConfig {
 // parameters than this machine has memory (they are first made on the CPU).
 void CheckConfig(const BertConfig& c);
 
-enum class Task { Base, MaskedLM, SequenceClassification, TokenClassification, PreTraining };
+enum class Task { Base, MaskedLM, SequenceClassification, TokenClassification, PreTraining, ReplacedTokenDetection };
 Task ParseTask(const std::string& name);
 
 struct Batch {
@@ -237,6 +245,9 @@ struct BertForTaskImpl : torch::nn::Module {
   BertHeads cls{nullptr};
   torch::nn::Dropout dropout{nullptr};
   torch::nn::Linear classifier{nullptr};
+  // ReplacedTokenDetection only (electra.h).
+  std::shared_ptr<electra::GeneratorImpl> generator;
+  std::shared_ptr<electra::DiscriminatorPredictionsImpl> discriminator_predictions;
 };
 TORCH_MODULE(BertForTask);
 

@@ -50,6 +50,9 @@ void Fill(const torch::Tensor& dst, const torch::Tensor& src) {
 
 void BertRunner::SetCudaGraphs(bool on) {
   if (on) {
+    // Its masked positions and sampled replacements are data-dependent shapes.
+    TORCH_CHECK_VALUE(module_->task != bert::Task::ReplacedTokenDetection,
+                      "CUDA graphs cannot capture replaced-token detection (its generator's samples have data-dependent shapes)");
     TORCH_CHECK_VALUE(CudaGraph::Available(), "CUDA graphs are not in this build (CUDA's headers were not found when it was compiled)");
     TORCH_CHECK_VALUE(device_.is_cuda(), "CUDA graphs need the model on a CUDA device (model.to('cuda') first)");
     // The recompute in backward swaps the CUDA generator's state, which a

@@ -17,7 +17,9 @@ BertRunner::BertRunner(const bert::BertConfig& config, bert::Task task, uint64_t
 }
 
 std::string BertRunner::HfName(const std::string& name) const {
-  if (module_->task == bert::Task::Base && name.rfind("bert.", 0) == 0) return name.substr(5);
+  // Base and RTD save as HF's base model does: the discriminator's names are BertModel's.
+  bool bare = module_->task == bert::Task::Base || module_->task == bert::Task::ReplacedTokenDetection;
+  if (bare && name.rfind("bert.", 0) == 0) return name.substr(5);
   return name;
 }
 
@@ -98,6 +100,11 @@ void BertRunner::CheckBatch(const bert::Batch& b) const {
       // Regression and multi-label targets are floats with no range.
       if (SingleLabel(c, b.labels)) CheckRange(b.labels, c.num_labels, "labels", "num_labels", true);
       break;
+    case bert::Task::ReplacedTokenDetection:
+      // Float labels are the discriminator's targets (1 replaced, 0 original), integer ones MLM targets.
+      if (b.labels.defined() && at::isFloatingType(b.labels.scalar_type())) CheckRange(b.labels, 2, "labels", "1 replaced, 0 original", true);
+      else CheckRange(b.labels, c.vocab_size, "labels", "vocab_size", true);
+      break;
     case bert::Task::Base:
       if (module_->objective && b.labels.defined()) embedding::CheckRankingLabels(b.labels, b.input_ids.size(0));
       break;
@@ -120,7 +127,8 @@ bert::Batch BertRunner::ToDevice(const bert::Batch& b) const {
   if (mask.defined() && mask.is_cpu() && mask.numel() > 0 && mask.ne(0).all().item<bool>()) mask = torch::Tensor();
   torch::Tensor rows;
   // Only the masked-rows MLM loss reads them (not a captured step: static shapes).
-  bool mlm = module_->task == bert::Task::MaskedLM || module_->task == bert::Task::PreTraining;
+  bool mlm = module_->task == bert::Task::MaskedLM || module_->task == bert::Task::PreTraining ||
+             (module_->task == bert::Task::ReplacedTokenDetection && b.labels.defined() && !at::isFloatingType(b.labels.scalar_type()));
   if (mlm && !cuda_graphs_ && b.labels.defined() && b.labels.is_cpu() && b.labels.dim() == 2)
     rows = b.labels.reshape({-1}).ne(-100).nonzero().squeeze(1);
   return {mv(b.input_ids), mv(mask), mv(b.token_type_ids), mv(b.labels), mv(b.next_sentence_label), mv(rows)};

@@ -53,6 +53,10 @@ bert::BertConfig ParseConfig(const Napi::Object& o) {
     c.classifier_dropout = o.Get("classifier_dropout").As<Napi::Number>().DoubleValue();
   flag("use_sdpa", c.use_sdpa);
   flag("gradient_checkpointing", c.gradient_checkpointing);
+  i64("generator_hidden_size", c.generator_hidden_size);
+  i64("generator_num_attention_heads", c.generator_num_attention_heads);
+  i64("generator_intermediate_size", c.generator_intermediate_size);
+  i64("generator_num_hidden_layers", c.generator_num_hidden_layers);
   return c;
 }
 

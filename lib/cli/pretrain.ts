@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { DataLoader, mlmCollator, MlmDataset, prepareCorpus, ShardReader, writeShards } from '../data/index.js';
-import { BertForMaskedLM, PRESETS } from '../models/index.js';
+import { BertForMaskedLM, BertForReplacedTokenDetection, PRESETS, type BertConfig } from '../models/index.js';
 import { loadStateDictFiles, readSafetensors, writeSafetensors } from '../models/safetensors.js';
 import { Tokenizer, trainWordPiece } from '../tokenizer.js';
 import { listCheckpoints } from '../train/index.js';
@@ -24,6 +24,12 @@ export const pretrainCommand: Command = {
     'max-position-embeddings': i('longest input the model will take', 512),
     'mlm-probability': n('share of tokens masked (0.4 pays on a budget: Wettig et al. 2022)', 0.15),
     'whole-word-mask': b('mask whole words'),
+    'span-mask': b('mask spans of whole words, lengths from Geo(0.2) clipped at 10 words (SpanBERT)'),
+    objective: s('mlm: masked-language modelling; rtd: replaced-token detection (ELECTRA): a small generator fills the masked tokens, the model learns to tell every token original or replaced', {
+      default: 'mlm', choices: ['mlm', 'rtd'],
+    }),
+    'generator-size': n("rtd: the generator's width, heads and feed-forward size as a share of the model's (ELECTRA: 1/4 to 1/2; default 0.25)"),
+    'generator-layers': i("rtd: the generator's layers (default: the model's)"),
     'max-time': s("time budget, e.g. 90s, 30m, 1h30m: the LR schedule ends when it runs out, then the model is saved (data is cycled; --epochs ignored)"),
     schedule: s('learning-rate schedule (one_cycle: up to the peak at --warmup-ratio, 0.5 when 0, then down to 0)', {
       default: 'linear', choices: ['linear', 'cosine', 'one_cycle', 'constant', 'constant_with_warmup'],
@@ -51,6 +57,12 @@ async function pretrain(v: Values, io: Io): Promise<number> {
     maxTime = v.maxTime === undefined ? undefined : parseDuration(v.maxTime, '--max-time');
   } catch (e) {
     throw new UsageError((e as Error).message);
+  }
+  if (v.objective !== 'rtd') {
+    for (const [flag, value] of [['--generator-size', v.generatorSize], ['--generator-layers', v.generatorLayers]])
+      if (value !== undefined) throw new UsageError(`${flag} applies to --objective rtd only (the objective is ${v.objective})`);
+  } else {
+    generatorConfig({}, v.generatorSize, v.generatorLayers);  // bad sizes fail before the corpus is read
   }
   for (const [flag, dir] of [['--model', v.model], ['--tokenizer', v.tokenizer]]) await mustExist(dir, flag);
   const corpusDir = path.join(out, 'corpus');
@@ -81,7 +93,7 @@ async function pretrain(v: Values, io: Io): Promise<number> {
   const valReader = corpus.splits.validation.examples > 0 ? await shards('validation') : undefined;
   try {
     const blockSize: number = v.maxLength;
-    const masking = { blockSize, tokenizer, seed: v.seed, probability: v.mlmProbability, wholeWord: v.wholeWordMask };
+    const masking = { blockSize, tokenizer, seed: v.seed, probability: v.mlmProbability, wholeWord: v.wholeWordMask, span: v.spanMask };
     const trainSet = new MlmDataset(trainReader, masking);
     if (trainSet.length === 0) throw new Error(`the corpus holds ${trainReader.meta.numTokens} tokens: fewer than one block of --max-length ${blockSize}`);
     const collate = mlmCollator({ padId: tokenizer.specialTokenIds.pad });
@@ -89,26 +101,37 @@ async function pretrain(v: Values, io: Io): Promise<number> {
     const valSet = valReader ? new MlmDataset(valReader, masking) : undefined;
     const val = valSet && valSet.length > 0 ? new DataLoader(valSet, { batchSize: v.evalBatchSize, collate }) : undefined;
     const noDropout = !v.dropout ? { hidden_dropout_prob: 0, attention_probs_dropout_prob: 0 } : {};
+    const rtd = v.objective === 'rtd';
+    const Model = rtd ? BertForReplacedTokenDetection : BertForMaskedLM;
+    const fresh: Partial<BertConfig> = {
+      ...PRESETS[v.preset as keyof typeof PRESETS], vocab_size: tokenizer.vocabSize, pad_token_id: tokenizer.specialTokenIds.pad,
+      max_position_embeddings: Math.max(v.maxPositionEmbeddings, blockSize),
+    };
+    const from = v.model ? await readJson(path.join(v.model, 'config.json')) : fresh;
+    // A folder saved by an RTD run keeps its generator (generator/ beside it): continue with that one.
+    const generator = rtd && !from.generator_hidden_size ? generatorConfig(from, v.generatorSize, v.generatorLayers) : {};
     const model = v.model
-      ? await BertForMaskedLM.fromPretrained(v.model, { config: noDropout })
-      : BertForMaskedLM.create({
-        ...PRESETS[v.preset as keyof typeof PRESETS], vocab_size: tokenizer.vocabSize, pad_token_id: tokenizer.specialTokenIds.pad,
-        max_position_embeddings: Math.max(v.maxPositionEmbeddings, blockSize), ...noDropout,
-      }, { seed: v.seed });
+      ? await Model.fromPretrained(v.model, { config: { ...noDropout, ...generator } })
+      : Model.create({ ...fresh, ...noDropout, ...generator }, { seed: v.seed });
     // The dropout the folder will be fine-tuned with: the checkpoint's, or BERT's 0.1 for a new model.
     const dropout = v.model ? await readDropout(v.model) : { hidden_dropout_prob: 0.1, attention_probs_dropout_prob: 0.1 };
     try {
       if (model.config.vocab_size < tokenizer.vocabSize) throw new UsageError(`the model's vocabulary (${model.config.vocab_size}) is smaller than the tokenizer's (${tokenizer.vocabSize})`);
       if (v.model) {
         // DAPT/TAPT (Gururangan et al. 2020): a sentence-transformers folder holds a bare BertModel.
-        const added = (model.loadReport?.missing ?? []).filter((k) => k.startsWith('cls.'));
+        const added = (model.loadReport?.missing ?? []).filter((k) => /^(cls|generator|discriminator_predictions)\./.test(k));
+        const head = rtd ? 'generator and discriminator head' : 'MLM head';
         say(io, v, `continuing pretraining of ${v.model} (${model.config.num_hidden_layers} layers, hidden ${model.config.hidden_size}) with its tokenizer` +
-          (added.length ? `; it had no MLM head, so a new one (${added.length} tensors, decoder tied to the word embeddings) is trained from scratch` : ''));
+          (added.length ? `; it had no ${head}, so a new one (${added.length} tensors${rtd ? '' : ', decoder tied to the word embeddings'}) is trained from scratch` : ''));
       }
       toDevice(model, v.device);
       const accum: number = v.gradientAccumulationSteps;
-      say(io, v, `MLM pretraining: ${(model.numParameters / 1e6).toFixed(2)}M parameters, ${trainSet.length} blocks of ${blockSize} tokens, ` +
-        `batch ${v.batchSize}${accum > 1 ? ` x ${accum} accumulated` : ''}, ${v.mlmProbability * 100}% masked${v.wholeWordMask ? ' (whole words)' : ''}` +
+      const g = model.config;
+      const what = rtd
+        ? `replaced-token detection (generator: ${g.generator_num_hidden_layers} layers, hidden ${g.generator_hidden_size}; loss = generator MLM + 50 x discriminator BCE)`
+        : 'MLM pretraining';
+      say(io, v, `${what}: ${(model.numParameters / 1e6).toFixed(2)}M parameters, ${trainSet.length} blocks of ${blockSize} tokens, ` +
+        `batch ${v.batchSize}${accum > 1 ? ` x ${accum} accumulated` : ''}, ${v.mlmProbability * 100}% masked${v.spanMask ? ' (spans of whole words)' : v.wholeWordMask ? ' (whole words)' : ''}` +
         `${!v.dropout ? ', dropout off' : ''}${maxTime ? `, time budget ${maxTime} s` : ''}`);
       const trainer = makeTrainer(model, {
         ...trainerOptions(v, out, tokenizer, val !== undefined),
@@ -120,8 +143,8 @@ async function pretrain(v: Values, io: Io): Promise<number> {
       const code = await finish(io, v, 'pretrain', model, tokenizer, r);
       if (!v.dropout && r.stopReason !== 'aborted') await patchConfig(path.join(out, 'config.json'), dropout);
       if (v.model && r.stopReason !== 'aborted') {
-        const kept = await keepPooler(v.model, path.join(out, 'model.safetensors'));
-        if (kept) say(io, v, `kept ${v.model}'s pooler (not trained by MLM) in the saved folder, for fine-tuning`);
+        const kept = await keepPooler(v.model, path.join(out, 'model.safetensors'), rtd ? '' : 'bert.');
+        if (kept) say(io, v, `kept ${v.model}'s pooler (which MLM and RTD do not train) in the saved folder, for fine-tuning`);
       }
       return code;
     } finally {
@@ -131,6 +154,28 @@ async function pretrain(v: Values, io: Io): Promise<number> {
     trainReader.close();
     valReader?.close();
   }
+}
+
+async function readJson(file: string): Promise<Partial<BertConfig>> {
+  return JSON.parse(await readFile(file, 'utf8'));
+}
+
+/**
+ * The generator's config keys for a share of the model's sizes (ELECTRA's
+ * generators are 1/4 to 1/2 of the discriminator's width). Heads are rounded
+ * down until they divide the width.
+ */
+export function generatorConfig(c: Partial<BertConfig>, share = 0.25, layers?: number): Partial<BertConfig> {
+  if (!(share > 0 && share <= 1)) throw new UsageError(`Expected a number in (0, 1] for --generator-size but received ${share}`);
+  if (layers !== undefined && !(Number.isInteger(layers) && layers >= 1)) throw new UsageError(`Expected a positive integer for --generator-layers but received ${layers}`);
+  const C = c.hidden_size ?? 768, H = c.num_attention_heads ?? 12, I = c.intermediate_size ?? 3072;
+  const hidden = Math.max(1, Math.round(C * share));
+  let heads = Math.max(1, Math.min(hidden, Math.round(H * share)));
+  while (hidden % heads !== 0) heads--;
+  return {
+    generator_hidden_size: hidden, generator_num_attention_heads: heads,
+    generator_intermediate_size: Math.max(1, Math.round(I * share)), generator_num_hidden_layers: layers ?? c.num_hidden_layers ?? 12,
+  };
 }
 
 /** The dropout rates of a model folder's config.json (BERT's 0.1 where absent). */
@@ -146,16 +191,16 @@ async function patchConfig(file: string, keys: Record<string, number>): Promise<
 }
 
 /**
- * An MLM model has no pooler, so continued pretraining would drop the
+ * An MLM or RTD model has no pooler, so continued pretraining would drop the
  * checkpoint's trained one and fine-tuning would start it from random: copy
  * it into the saved weights (transformers' BertForMaskedLM ignores it,
  * BertForSequenceClassification uses it). Returns the tensors copied.
  */
-async function keepPooler(from: string, file: string): Promise<number> {
+async function keepPooler(from: string, file: string, prefix: string): Promise<number> {
   const { tensors: src } = await loadStateDictFiles(from, { names: (n) => /(^|\.)pooler\.dense\.(weight|bias)$/.test(n) });
   if (src.size === 0) return 0;
   const { tensors, metadata } = await readSafetensors(file);
-  for (const [k, rec] of src) tensors.set(`bert.pooler.dense.${k.split('.').pop()}`, rec);
+  for (const [k, rec] of src) tensors.set(`${prefix}pooler.dense.${k.split('.').pop()}`, rec);
   await writeSafetensors(file, tensors, { format: 'pt', ...metadata });
   return src.size;
 }

@@ -384,6 +384,8 @@ export interface MlmDatasetOptions {
   probability?: number;
   /** Whole-word masking (HF DataCollatorForWholeWordMask). @default false */
   wholeWord?: boolean;
+  /** SpanBERT span masking of whole words ({@link MaskingOptions.span}). @default false */
+  span?: boolean;
 }
 
 /**
@@ -399,6 +401,7 @@ export class MlmDataset {
   readonly seed: number;
   readonly probability: number;
   readonly wholeWord: boolean;
+  readonly span: boolean;
   readonly vocab: MaskingVocab;
   readonly #source: { length: number; get(i: number): Int32Array; lengthOf?(i: number): number };
 
@@ -413,7 +416,8 @@ export class MlmDataset {
     this.seed = optionalInteger(opts.seed, 'seed', 0);
     this.probability = optionalNumber(opts.probability, 'probability', 0.15, 0, 1);
     this.wholeWord = optionalBoolean(opts.wholeWord, 'wholeWord', false);
-    if (this.wholeWord && !this.vocab.continuation) throw typeError('a vocab with continuation for wholeWord', 'tokenizer', opts.tokenizer);
+    this.span = optionalBoolean(opts.span, 'span', false);
+    if ((this.wholeWord || this.span) && !this.vocab.continuation) throw typeError(`a vocab with continuation for ${this.span ? 'span' : 'wholeWord'}`, 'tokenizer', opts.tokenizer);
     this.#source = this.blockSize === undefined ? (reader as ShardReader) : reader.blocks(this.blockSize);
   }
 
@@ -424,7 +428,7 @@ export class MlmDataset {
 
   /** Example `i` masked for `epoch`. */
   get(i: number, epoch = 0): MlmExample {
-    return maskTokens(this.#source.get(i), this.vocab, { probability: this.probability, wholeWord: this.wholeWord, seed: this.seed, epoch, index: i });
+    return maskTokens(this.#source.get(i), this.vocab, { probability: this.probability, wholeWord: this.wholeWord, span: this.span, seed: this.seed, epoch, index: i });
   }
 
   /** Tokens in example `i`, for bucketing. */

@@ -1,5 +1,6 @@
 // Dynamic masked-language-model masking (BERT, Devlin et al. 2019 §3.1; HF
-// DataCollatorForLanguageModeling and DataCollatorForWholeWordMask): 15% of
+// DataCollatorForLanguageModeling and DataCollatorForWholeWordMask; SpanBERT's
+// span masking, Joshi et al. 2020): 15% of
 // the tokens that are neither special nor padding become targets; of those 80%
 // turn into [MASK], 10% into a random token and 10% stay as they are. Labels
 // are the original ids at targets and -100 elsewhere (PyTorch's ignore_index).
@@ -129,6 +130,16 @@ export interface MaskingOptions {
    * @default false
    */
   wholeWord?: boolean;
+  /**
+   * Mask spans of whole words (SpanBERT, Joshi et al. 2020 §3.1): span
+   * lengths in words drawn from a geometric distribution (p = 0.2, clipped at
+   * 10, mean 3.8 words), each starting at a random unmasked word, until about
+   * `probability` of the eligible tokens are targets. A span gets one
+   * 80/10/10 decision for all its tokens. Needs `vocab.continuation`; takes
+   * precedence over `wholeWord` (its spans are whole words already).
+   * @default false
+   */
+  span?: boolean;
   /** @default 0 */
   seed?: number;
   /** @default 0 */
@@ -155,15 +166,28 @@ export function maskTokens(ids: ArrayLike<number>, vocab: MaskingVocab, options?
   const opts = optionsObject(options, 'options');
   const probability = optionalNumber(opts.probability, 'probability', 0.15, 0, 1);
   const wholeWord = optionalBoolean(opts.wholeWord, 'wholeWord', false);
+  const span = optionalBoolean(opts.span, 'span', false);
   const seed = optionalInteger(opts.seed, 'seed', 0);
   const epoch = optionalInteger(opts.epoch, 'epoch', 0);
   const index = optionalInteger(opts.index, 'index', 0);
   if (ids === null || typeof ids !== 'object' || typeof ids.length !== 'number') throw typeError('an array of token ids', 'ids', ids);
-  if (wholeWord && !vocab.continuation) throw typeError('a vocab with continuation (see maskingVocabOf) for wholeWord', 'vocab', vocab);
+  if ((wholeWord || span) && !vocab.continuation) throw typeError(`a vocab with continuation (see maskingVocabOf) for ${span ? 'span' : 'wholeWord'}`, 'vocab', vocab);
   const rng = new Rng(seed, epoch, index);
   const inputIds = Int32Array.from(ids);
-  const targets = wholeWord ? wholeWordTargets(inputIds, vocab, probability, rng) : tokenTargets(inputIds, vocab, probability, rng);
   const labels = new Int32Array(inputIds.length).fill(IGNORE_INDEX);
+  if (span) {
+    for (const [start, end] of spanTargets(inputIds, vocab, probability, rng)) {
+      // SpanBERT decides [MASK] / random / unchanged once per span, not per token.
+      const r = rng.next();
+      for (let t = start; t < end; t++) {
+        labels[t] = inputIds[t];
+        if (r < 0.8) inputIds[t] = vocab.maskId;
+        else if (r < 0.9) inputIds[t] = rng.int(vocab.vocabSize);
+      }
+    }
+    return { inputIds, labels };
+  }
+  const targets = wholeWord ? wholeWordTargets(inputIds, vocab, probability, rng) : tokenTargets(inputIds, vocab, probability, rng);
   for (let t = 0; t < inputIds.length; t++) {
     if (!targets[t]) continue;
     labels[t] = inputIds[t];
@@ -213,12 +237,10 @@ export function drawEligible(length: number, eligible: (i: number) => boolean, d
   return candidates.length > 0 ? candidates[draw(candidates.length)] : -1;
 }
 
-// HF DataCollatorForWholeWordMask._whole_word_mask: words (a start and its
-// ## pieces) in random order are taken while they fit into
-// round(probability x eligible tokens), at least one token.
-function wholeWordTargets(ids: Int32Array, vocab: MaskingVocab, probability: number, rng: Rng): Uint8Array {
+// Words: a start and its ## pieces, as [start, end) runs of eligible tokens.
+function wordsOf(ids: Int32Array, vocab: MaskingVocab): { words: Array<[number, number]>; eligibleCount: number } {
   const continuation = vocab.continuation!;
-  const words: Array<[number, number]> = []; // [start, end)
+  const words: Array<[number, number]> = [];
   let eligibleCount = 0;
   for (let t = 0; t < ids.length; t++) {
     if (!eligible(ids[t], vocab)) continue;
@@ -227,6 +249,62 @@ function wholeWordTargets(ids: Int32Array, vocab: MaskingVocab, probability: num
     if (continues) words[words.length - 1][1] = t + 1;
     else words.push([t, t + 1]);
   }
+  return { words, eligibleCount };
+}
+
+/** SpanBERT's span lengths in words: Geo(0.2) on 1..10, renormalised (their len_distrib). */
+export const SPAN_LENGTH_PROBABILITIES: readonly number[] = (() => {
+  const w = Array.from({ length: 10 }, (_, i) => 0.2 * 0.8 ** i);
+  const sum = w.reduce((a, b) => a + b, 0);
+  return w.map((x) => x / sum);
+})();
+
+function spanLength(rng: Rng): number {
+  let r = rng.next();
+  for (let i = 0; i < SPAN_LENGTH_PROBABILITIES.length; i++) {
+    r -= SPAN_LENGTH_PROBABILITIES[i];
+    if (r < 0) return i + 1;
+  }
+  return SPAN_LENGTH_PROBABILITIES.length;
+}
+
+// SpanBERT's PairWithSpanMaskingScheme: a length, an anchor word not yet
+// masked, then that word and the ones after it while the span is shorter
+// than the length, the next word is adjacent (no special token between) and
+// unmasked, and the budget round(probability x eligible tokens) (at least 1)
+// is not reached. A word is taken whole, so the last one may pass the budget
+// by its extra pieces; SpanBERT cuts it there instead, a broken word.
+// Returns the spans as [start, end) token ranges.
+/** @internal The spans maskTokens({ span: true }) masks, for tests of their statistics. */
+export function spanTargets(ids: Int32Array, vocab: MaskingVocab, probability: number, rng: Rng): Array<[number, number]> {
+  const { words, eligibleCount } = wordsOf(ids, vocab);
+  const spans: Array<[number, number]> = [];
+  if (eligibleCount === 0 || probability === 0) return spans;
+  const wanted = Math.max(1, Math.round(eligibleCount * probability));
+  const masked = new Uint8Array(words.length);
+  const free: number[] = words.map((_, i) => i);
+  let covered = 0;
+  while (covered < wanted && free.length > 0) {
+    const length = spanLength(rng);
+    let w = free[rng.int(free.length)];
+    const start = words[w][0];
+    let n = 0;
+    for (; n < length && w < words.length && !masked[w] && covered < wanted; n++, w++) {
+      if (n > 0 && words[w][0] !== words[w - 1][1]) break;
+      masked[w] = 1;
+      covered += words[w][1] - words[w][0];
+    }
+    spans.push([start, words[w - 1][1]]);
+    for (let i = free.length - 1; i >= 0; i--) if (masked[free[i]]) free.splice(i, 1);
+  }
+  return spans;
+}
+
+// HF DataCollatorForWholeWordMask._whole_word_mask: words (a start and its
+// ## pieces) in random order are taken while they fit into
+// round(probability x eligible tokens), at least one token.
+function wholeWordTargets(ids: Int32Array, vocab: MaskingVocab, probability: number, rng: Rng): Uint8Array {
+  const { words, eligibleCount } = wordsOf(ids, vocab);
   const targets = new Uint8Array(ids.length);
   if (eligibleCount === 0 || probability === 0) return targets;
   const wanted = Math.max(1, Math.round(eligibleCount * probability));

@@ -234,6 +234,7 @@ export class PreTrainedBert implements Disposable {
     const model = new this(config, arch, opts.seed ?? 42);
     try {
       const { tensors } = await loadStateDictFiles(dir);
+      for (const [k, r] of await (model.constructor as typeof PreTrainedBert).extraRecords(dir)) tensors.set(k, r);
       try {
         model.loadReport = model.#loadRecords(tensors, opts.ignoreMismatchedSizes ?? false);
       } catch (e) {
@@ -246,6 +247,15 @@ export class PreTrainedBert implements Disposable {
       throw withCallSite(e, site);
     }
     return model;
+  }
+
+  /**
+   * Weights a model class keeps beside the folder's model.safetensors (the
+   * replaced-token detector's generator), read by fromPretrained and by
+   * checkpoint resume. None for BERT's own heads.
+   */
+  static async extraRecords(_dir: string): Promise<Map<string, TensorRecord>> {
+    return new Map();
   }
 
   #native(): NativeModel {

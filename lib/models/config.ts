@@ -11,10 +11,12 @@ import { usableMemory } from '../memory.js';
 export type HiddenAct = 'gelu' | 'gelu_new' | 'gelu_pytorch_tanh' | 'relu' | 'silu' | 'tanh';
 export type ProblemType = 'single_label_classification' | 'multi_label_classification' | 'regression';
 export type Architecture =
-  | 'BertModel' | 'BertForMaskedLM' | 'BertForSequenceClassification' | 'BertForTokenClassification' | 'BertForPreTraining';
+  | 'BertModel' | 'BertForMaskedLM' | 'BertForSequenceClassification' | 'BertForTokenClassification' | 'BertForPreTraining'
+  | 'BertForReplacedTokenDetection';
 
 export const ARCHITECTURES: readonly Architecture[] = [
   'BertModel', 'BertForMaskedLM', 'BertForSequenceClassification', 'BertForTokenClassification', 'BertForPreTraining',
+  'BertForReplacedTokenDetection',
 ];
 
 /** HF BertConfig keys (snake_case, as in config.json). */
@@ -40,6 +42,15 @@ export interface BertConfig {
   label2id?: Record<string, number>;
   problem_type?: ProblemType | null;
   torch_dtype?: string;
+  /**
+   * Replaced-token detection's generator (BertForReplacedTokenDetection): its
+   * width, heads, feed-forward size and depth. Absent or 0: a quarter of the
+   * discriminator's width, heads and feed-forward size, and all its layers.
+   */
+  generator_hidden_size?: number;
+  generator_num_attention_heads?: number;
+  generator_intermediate_size?: number;
+  generator_num_hidden_layers?: number;
   [key: string]: unknown;
 }
 
@@ -103,10 +114,36 @@ export function makeConfig(partial: Partial<BertConfig> = {}, where = 'config'):
   if (!ACTS.has(c.hidden_act)) fail(where, `one of ${[...ACTS].join(', ')}`, 'hidden_act', c.hidden_act);
   if (c.position_embedding_type && c.position_embedding_type !== 'absolute')
     fail(where, "'absolute' (the only position embedding bertorch implements)", 'position_embedding_type', c.position_embedding_type);
+  checkGenerator(c, where);
   checkFitsInMemory(c, where);
   if (c.problem_type != null && !['single_label_classification', 'multi_label_classification', 'regression'].includes(c.problem_type))
     fail(where, 'single_label_classification, multi_label_classification or regression', 'problem_type', c.problem_type);
   return c;
+}
+
+const GENERATOR_KEYS = ['generator_hidden_size', 'generator_num_attention_heads', 'generator_intermediate_size', 'generator_num_hidden_layers'] as const;
+
+/** The generator's sizes as native/electra.cc derives them (0 or absent: from the discriminator's; heads rounded down until they divide the width). */
+export function generatorSizes(c: BertConfig): { hidden: number; heads: number; intermediate: number; layers: number } {
+  const or = (v: number | undefined, d: number) => (v ? v : d);
+  const sizes = {
+    hidden: or(c.generator_hidden_size, Math.max(1, Math.floor(c.hidden_size / 4))),
+    heads: or(c.generator_num_attention_heads, 0),
+    intermediate: or(c.generator_intermediate_size, Math.max(1, Math.floor(c.intermediate_size / 4))),
+    layers: or(c.generator_num_hidden_layers, c.num_hidden_layers),
+  };
+  if (!sizes.heads) {  // a quarter of the heads, fewer until they divide the width
+    sizes.heads = Math.max(1, Math.min(sizes.hidden, Math.floor(c.num_attention_heads / 4)));
+    while (sizes.hidden % sizes.heads !== 0) sizes.heads--;
+  }
+  return sizes;
+}
+
+function checkGenerator(c: BertConfig, where: string): void {
+  for (const k of GENERATOR_KEYS)
+    if (c[k] !== undefined && (!Number.isInteger(c[k]) || (c[k] as number) < 0)) fail(where, 'a non-negative integer (0: derived)', k, c[k]);
+  const g = generatorSizes(c);
+  if (g.hidden % g.heads !== 0) fail(where, `a multiple of the generator's attention heads (${g.heads})`, 'generator_hidden_size', g.hidden);
 }
 
 /** About how many parameters a model of this config has (all heads included, an upper bound). */

@@ -77,6 +77,7 @@ export async function readTrainerState(dir: string): Promise<TrainerState> {
 /** Copies a checkpoint's model weights into the model (same architecture and sizes). */
 export async function loadWeightsInto(model: PreTrainedBert, dir: string): Promise<void> {
   const { tensors } = await loadStateDictFiles(dir);
+  for (const [k, r] of await (model.constructor as typeof PreTrainedBert).extraRecords(dir)) tensors.set(k, r);
   await loadTensors(tensors, (state) => {
     const r = model.loadStateDict(state);
     if (r.missing.length || r.mismatched.length)

@@ -68,9 +68,12 @@ export function flattenPredictions(p: Pick<EvalPrediction, 'batches'>): { predic
 /**
  * The default computeMetrics: `accuracy`, and for classifiers macro-averaged
  * `precision`, `recall`, `f1` (sklearn's classification_report numbers). For
- * masked-LM heads only `accuracy` (of masked tokens) and `perplexity`.
+ * masked-LM heads only `accuracy` (of masked tokens) and `perplexity`; for
+ * replaced-token detection none (its loss is the measure).
  */
 export function defaultMetrics(p: EvalPrediction): Record<string, number> {
+  // Its logits are the discriminator's per token, its labels the generator's targets: only the loss compares.
+  if (p.architecture === 'BertForReplacedTokenDetection') return {};
   const { predictions, labels } = flattenPredictions(p);
   if (labels.length === 0) return {};
   let correct = 0;

@@ -7,6 +7,7 @@
  * from PyPI, MIT: Rotten Tomatoes snippets rated by 20 people -> positive /
  * negative; the unlabeled text is the same sdist's four sentence sets:
  * movie, Amazon, NYT editorial snippets and tweets). For each recipe it
+ * (MLM 15% and 40%, span masking, replaced-token detection, DAPT of MiniLM)
  * pretrains with `bertorch pretrain --max-time <budget>`, then fine-tunes with
  * a few labels and with all of them, and compares with the same architecture
  * from random init (1 pretraining step: same tokenizer, same shapes), the
@@ -74,6 +75,9 @@ async function main(): Promise<void> {
     { name: 'random init (1 step)', args: ['--preset', 'mini', '--max-steps', '1'] },
     { name: 'MLM 15%', args: ['--preset', 'mini', '--max-time', budget, '--lr', '5e-4', '--schedule', 'linear', '--warmup-ratio', '0.06'] },
     { name: 'MLM 40%, no dropout', args: ['--preset', 'mini', '--max-time', budget, '--lr', '5e-4', '--mlm-probability', '0.4', '--no-dropout', '--schedule', 'one_cycle', '--warmup-ratio', '0.5'] },
+    { name: 'MLM 15%, span masking', args: ['--preset', 'mini', '--max-time', budget, '--lr', '5e-4', '--span-mask', '--schedule', 'linear', '--warmup-ratio', '0.06'] },
+    // ELECTRA-Small's settings scaled down: generator 1/4 of the width, all layers, 15% masked.
+    { name: 'RTD (ELECTRA), generator 1/4', args: ['--preset', 'mini', '--max-time', budget, '--lr', '5e-4', '--objective', 'rtd', '--generator-size', '0.25', '--schedule', 'linear', '--warmup-ratio', '0.06'] },
     { name: 'DAPT MiniLM', args: ['--model', minilm, '--max-time', budget, '--lr', '1e-4', '--warmup-ratio', '0.06'] },
   ];
   const models: Array<{ name: string; dir: string; steps?: number }> = [];
