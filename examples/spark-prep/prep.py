@@ -68,12 +68,15 @@ lsh = MinHashLSH(inputCol='features', outputCol='hashes', numHashTables=a.bands 
 # Each of MinHashLSH's hashes is a one-element vector; as one array of doubles they can be sliced into bands.
 flat = F.udf(lambda hashes: [float(v[0]) for v in hashes], T.ArrayType(T.DoubleType()))
 signed = lsh.transform(vectors).withColumn('h', flat('hashes'))
-banded = signed.select('id', 'grams', F.posexplode(F.transform(F.sequence(F.lit(0), F.lit(a.bands - 1)),
+banded = signed.select('id', F.posexplode(F.transform(F.sequence(F.lit(0), F.lit(a.bands - 1)),
                        lambda b: F.xxhash64(b, F.slice('h', b * a.rows + 1, a.rows)))).alias('band', 'key')).cache()
 l, r = banded.alias('l'), banded.alias('r')
 candidates = (l.join(r, (F.col('l.band') == F.col('r.band')) & (F.col('l.key') == F.col('r.key')) & (F.col('l.id') < F.col('r.id')))
-              .select(F.col('l.id').alias('a'), F.col('r.id').alias('b'), F.col('l.grams').alias('ga'), F.col('r.grams').alias('gb'))
-              .dropDuplicates(['a', 'b']))
+              .select(F.col('l.id').alias('a'), F.col('r.id').alias('b')).distinct())
+# The n-gram sets join the pairs only now: carried through the 20-fold band table they would fill the memory.
+sets = vectors.select('id', 'grams')
+candidates = (candidates.join(sets.withColumnRenamed('id', 'a').withColumnRenamed('grams', 'ga'), 'a')
+              .join(sets.withColumnRenamed('id', 'b').withColumnRenamed('grams', 'gb'), 'b'))
 # Candidates are verified with their exact Jaccard similarity; a text goes if any earlier text is that close.
 jaccard = F.size(F.array_intersect('ga', 'gb')) / F.size(F.array_union('ga', 'gb'))
 near = candidates.where(jaccard >= a.threshold).select(F.col('b').alias('id')).distinct()
