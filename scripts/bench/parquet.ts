@@ -9,6 +9,7 @@
  * issue's 2 GB). Each side runs in a fresh process. JSON lines on stdout.
  *
  *   npx tsx scripts/bench/parquet.ts [--size 128] [--threads 2] [--keep]
+ *   npx tsx scripts/bench/parquet.ts --size 2000 --no-peer   # the streaming check alone
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -69,7 +70,8 @@ async function main(): Promise<void> {
       textMB: round((made.text_bytes as number) / 1e6, 1), fileMB: round((made.file_bytes as number) / 1e6, 1), rowsInFile: made.rows,
     };
     const results: Record<string, Json> = {};
-    for (const side of ['bertorch', 'pyarrow+tokenizers'] as const) {
+    const sides = f.has('no-peer') ? (['bertorch'] as const) : (['bertorch', 'pyarrow+tokenizers'] as const);
+    for (const side of sides) {
       log(`${side}...`);
       const before = load();
       const [r] = side === 'bertorch'
@@ -84,7 +86,7 @@ async function main(): Promise<void> {
     }
     const a = results.bertorch;
     const b = results['pyarrow+tokenizers'];
-    emit({
+    if (b) emit({
       ...common, kind: 'ratio', what: 'Parquet text -> token shards, rows/s, bertorch over pyarrow + tokenizers',
       ours: a.rowsPerSec, peer: b.rowsPerSec, ours_over_peer: round((a.rowsPerSec as number) / (b.rowsPerSec as number), 3),
       sameTokens: a.tokens === b.tokens, tokens: a.tokens, peerTokens: b.tokens,
