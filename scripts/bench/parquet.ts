@@ -36,7 +36,13 @@ async function ours(file: string, tokenizerDir: string, outDir: string, threads:
   })();
   const summary = await writeShards({ texts, tokenizer: tokenizerDir, outDir, workers: threads, progress: false });
   const seconds = (performance.now() - start) / 1000;
-  return { rows, tokens: summary.meta.numTokens, seconds: round(seconds), peakRssMB: round(peakRssMB(), 1), threads };
+  // Where the main thread's memory is at the end, to tell V8 heap growth from native (decoder, allocator) growth.
+  const m = process.memoryUsage();
+  const mb = (x: number) => round(x / 2 ** 20, 1);
+  return {
+    rows, tokens: summary.meta.numTokens, seconds: round(seconds), peakRssMB: round(peakRssMB(), 1), threads,
+    endRssMB: mb(m.rss), endHeapTotalMB: mb(m.heapTotal), endExternalMB: mb(m.external), endArrayBuffersMB: mb(m.arrayBuffers),
+  };
 }
 
 async function main(): Promise<void> {
