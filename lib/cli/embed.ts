@@ -1,9 +1,10 @@
 // bertorch embed: sentence embeddings of texts (lines, JSONL or CSV/TSV) as a
-// float32 matrix file or JSONL, with a sentence-transformers or BERT folder.
+// float32 matrix file, JSONL or Parquet, with a sentence-transformers or BERT folder.
 import { createReadStream } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
+import { ParquetTableWriter } from '../data/parquet-writer.js';
 import { SentenceEncoder } from '../embeddings/index.js';
 import { FaqInputError, readFaqRows } from '../faq/kb.js';
 import { mustExist, say, type Command, type Io } from './command.js';
@@ -44,17 +45,29 @@ export async function readTexts(file: string, column: string, io: Io): Promise<s
 }
 
 export const embedCommand: Command = {
-  summary: 'Sentence embeddings of texts: a float32 matrix file (.f32) or JSONL.',
-  usage: 'bertorch embed --model <dir> --input <file>|- --output <file.f32|file.jsonl> [options]',
+  summary: 'Sentence embeddings of texts: a float32 matrix file (.f32), JSONL or Parquet.',
+  usage: 'bertorch embed --model <dir> --input <file>|- --output <file.f32|file.jsonl|file.parquet> [options]',
   options: {
     ...ENCODER,
     input: s('texts: .txt lines, .jsonl / .csv / .tsv rows (--text-column), or - for stdin lines', { default: '-' }),
-    output: s('.f32: row-major float32 (n x dim, little-endian); .jsonl: {"text", "embedding"} lines; - : JSONL to stdout', { default: '-' }),
+    output: s('.f32: row-major float32 (n x dim, little-endian); .jsonl: {"text", "embedding"} lines; .parquet: text and embedding (fixed-size list of float32) columns; - : JSONL to stdout', { default: '-' }),
     'text-column': s('JSONL field or CSV/TSV column of the text', { default: 'text' }),
     ...COMMON,
   },
   run: embed,
 };
+
+// A fixed-size list column: Arrow readers get an n x dim float32 matrix, not ragged lists.
+async function writeEmbeddingTable(file: string, texts: readonly string[], vectors: Float32Array, D: number): Promise<void> {
+  const table = new ParquetTableWriter(file, [{ name: 'text', type: 'string' }, { name: 'embedding', type: 'float32[]', size: D }], { rowGroupSize: 8192 });
+  try {
+    for (const [r, text] of texts.entries()) table.write({ text, embedding: vectors.subarray(r * D, (r + 1) * D) });
+    await table.close();
+  } catch (error) {
+    await table.abort();
+    throw error;
+  }
+}
 
 async function embed(v: Values, io: Io): Promise<number> {
   await mustExist(v.input, '--input');
@@ -66,7 +79,9 @@ async function embed(v: Values, io: Io): Promise<number> {
     const secs = (performance.now() - t0) / 1000;
     const D = encoder.dim;
     if (v.output !== '-') await mkdir(path.dirname(path.resolve(v.output)), { recursive: true });
-    if (v.output.endsWith('.jsonl') || v.output === '-') {
+    if (v.output.toLowerCase().endsWith('.parquet')) {
+      await writeEmbeddingTable(v.output, texts, vectors, D);
+    } else if (v.output.endsWith('.jsonl') || v.output === '-') {
       const lines = texts.map((text, r) => JSON.stringify({ text, embedding: Array.from(vectors.subarray(r * D, (r + 1) * D)) })).join('\n') + '\n';
       if (v.output === '-') io.stdout.write(lines); else await writeFile(v.output, lines);
     } else {

@@ -7,7 +7,8 @@ import { argmaxRows, Trainer } from '../train/index.js';
 import { classificationData, conllData } from './datasets.js';
 import { mustExist, toDevice, type Command, type Io } from './command.js';
 import { nerTags, regressionMetrics } from './metrics.js';
-import { b, BAD_ROWS, CLS_DATA, CONLL, COMMON, i, s, type Values } from './options.js';
+import { evaluationRows, writeEvaluationRows } from './evaluation-rows.js';
+import { b, BAD_ROWS, CLS_DATA, CONLL, COMMON, i, s, UsageError, type Values } from './options.js';
 import { baselineLine, BASELINE_FILE, fitBaseline, recordedTrainFile } from './baseline.js';
 import type { BaselineEvaluation } from '../baseline/index.js';
 
@@ -25,6 +26,7 @@ export const evaluateCommand: Command = {
     'max-length': i('tokens per example', 128),
     digits: i('decimal places', 4),
     json: b('print one JSON object instead of the text report'),
+    output: s('also write one row per example (text, label, prediction, score, correct) to this JSONL file, or Parquet for a path ending in .parquet (single-label classifiers)'),
     train: s(`labeled training file for the TF-IDF baseline (default: the one finetune recorded in the model's ${BASELINE_FILE})`),
     baseline: { kind: 'boolean', help: 'score a TF-IDF + logistic-regression baseline beside the model (--no-baseline: off)', default: true },
     ...COMMON,
@@ -47,6 +49,8 @@ async function evaluate(v: Values, io: Io): Promise<number> {
     let extra: Record<string, number> = {};
     let loss: number;
     let baseline: BaselineEvaluation | undefined;
+    const singleLabel = model.architecture === 'BertForSequenceClassification' && problemType === 'single_label_classification';
+    if (v.output && !singleLabel) throw new UsageError(`--output takes a single-label sequence classifier; ${v.model} is a ${model.architecture} (${problemType})`);
     if (model.architecture === 'BertForTokenClassification') {
       const data = await conllData(v.data, v, io, { labels: names });
       const collate = tokenClassificationCollator(tokenizer, { maxLength, labels: names });
@@ -70,6 +74,7 @@ async function evaluate(v: Values, io: Io): Promise<number> {
       } else {
         const yPred = p.batches.flatMap((bt) => Array.from(argmaxRows(bt.logits, bt.shape[1])));
         const yTrue = p.batches.flatMap((bt) => Array.from(bt.labels!));
+        if (v.output) await writeEvaluationRows(v.output, evaluationRows(data, p.batches, names));
         report = classificationReport(yTrue, yPred, { labels: names.map((_, k) => k), targetNames: names, digits: v.digits, zeroDivision: 0 });
         const trainFile = !v.baseline ? undefined : v.train ?? await recordedTrainFile(v.model, io, v);
         if (trainFile) {

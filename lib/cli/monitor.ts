@@ -1,13 +1,13 @@
 // bertorch monitor: sentiment per topic and time window over a JSONL/CSV
 // stream (a file, a growing file with --follow, or stdin), alerts as JSON
-// lines on stdout, per-window aggregates as CSV, and report.html.
+// lines on stdout, per-window aggregates as CSV or Parquet, and report.html.
 
-import { createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir, readFile, stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import YAML from 'yaml';
 import { readRecords, parseDuration, SentimentMonitor, writeMonitorReport, type Alert, type TopicSeries, type TopicSpec, type WindowAggregate } from '../monitor/index.js';
 import { createPredictor } from '../serve/index.js';
+import { openAggregates, type AggregateSink } from './aggregates.js';
 import { mustExist, say, type Command, type Io } from './command.js';
 import { b, COMMON, i, n, s, UsageError, type Values } from './options.js';
 
@@ -36,7 +36,7 @@ export const monitorCommand: Command = {
     'cusum-h': n('CUSUM decision interval, in standard deviations (0: off)', 8),
     'baseline-windows': i('windows in the rolling baseline', 24),
     'min-baseline-windows': i('windows the baseline needs before judging', 8),
-    aggregates: s('write per-window aggregates to this CSV file'),
+    aggregates: s('write per-window aggregates to this CSV file, or Parquet (typed columns) for a path ending in .parquet'),
     report: s('write report.html (one trend chart per topic, alerts marked) here at the end'),
     'report-windows': i('newest windows per topic kept for the report', 5000),
     'batch-size': i('most texts per forward pass', 32),
@@ -86,7 +86,6 @@ function scoreMap(list: string[] | undefined): Record<string, number> | undefine
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
-const num = (x: number | null) => (x === null || !Number.isFinite(x) ? '' : String(Number(x.toFixed(6))));
 
 async function monitor(v: Values, io: Io): Promise<number> {
   await mustExist(v.model, '--model');
@@ -97,7 +96,7 @@ async function monitor(v: Values, io: Io): Promise<number> {
   const slide = v.slide ? duration(v.slide, 'slide') : undefined;
   const lateness = duration(v.allowedLateness, 'allowed-lateness');
   const predictor = await createPredictor(v.model, { maxBatchSize: v.batchSize, maxLength: v.maxLength, maxWaitMs: 2, device: v.device === 'cpu' ? undefined : v.device });
-  let csv: WriteStream | undefined;
+  let sink: AggregateSink | undefined;
   const ac = new AbortController();
   const onSigint = () => ac.abort();
   process.once('SIGINT', onSigint);
@@ -116,11 +115,7 @@ async function monitor(v: Values, io: Io): Promise<number> {
       throw e;
     }
     const labels = Object.keys(m.scores);
-    if (v.aggregates) {
-      await mkdir(path.dirname(path.resolve(v.aggregates)), { recursive: true });
-      csv = createWriteStream(v.aggregates);
-      csv.write(['topic', 'start', 'end', 'count', 'index', 'ci_low', 'ci_high', 'judged', 'z', 'baseline_mean', 'cusum_up', 'cusum_down', ...labels.map((l) => `count_${l}`)].join(',') + '\n');
-    }
+    if (v.aggregates) sink = await openAggregates(v.aggregates, labels);
     const series = new Map<string, TopicSeries>();
     const seriesOf = (topic: string) => {
       let ts = series.get(topic);
@@ -131,8 +126,7 @@ async function monitor(v: Values, io: Io): Promise<number> {
       const ts = seriesOf(w.topic);
       ts.windows.push({ start: w.start, end: w.end, index: w.index, ciLow: w.ciLow, ciHigh: w.ciHigh, count: w.count });
       if (ts.windows.length > v.reportWindows) ts.windows.shift();
-      csv?.write([csvField(w.topic), iso(w.start), iso(w.end), w.count, num(w.index), num(w.ciLow), num(w.ciHigh), w.judged, num(w.z), num(w.baselineMean),
-        num(w.cusumUp), num(w.cusumDown), ...labels.map((l) => w.counts[l] ?? 0)].join(',') + '\n');
+      sink?.write(w);
     });
     m.on('alert', (a: Alert) => {
       const ts = seriesOf(a.topic);
@@ -157,8 +151,8 @@ async function monitor(v: Values, io: Io): Promise<number> {
       // Following, Ctrl-C ends the reader after the lines already written; otherwise it stops at once.
       { signal: v.follow ? undefined : ac.signal });
     const seconds = (performance.now() - t0) / 1000;
-    if (csv) await new Promise<void>((resolve, reject) => csv!.end((e?: Error | null) => (e ? reject(e) : resolve())));
-    csv = undefined;
+    await sink?.close();
+    sink = undefined;
     if (v.report) {
       await writeMonitorReport(v.report, {
         title: `Sentiment monitor: ${path.basename(source)}`, topics: [...series.values()].sort((a, b) => a.topic.localeCompare(b.topic)), stats,
@@ -170,11 +164,8 @@ async function monitor(v: Values, io: Io): Promise<number> {
     return ac.signal.aborted && !v.follow ? 130 : 0;
   } finally {
     process.off('SIGINT', onSigint);
-    csv?.destroy();
+    await sink?.abort();
     await predictor.close();
   }
 }
 
-function csvField(x: string): string {
-  return /[",\n\r]/.test(x) ? `"${x.replace(/"/g, '""')}"` : x;
-}

@@ -1,11 +1,16 @@
 // Writing rows to a Parquet file with typed columns (hyparquet-writer, pure
 // JavaScript): strings as UTF8 byte arrays, floats as FLOAT, doubles,
-// 32/64-bit integers, and vectors as LIST<FLOAT>. Rows are buffered and
+// 32/64-bit integers, and vectors as LIST<FLOAT>. Parquet has no fixed-size
+// list, so a vector column with a `size` also gets the Arrow schema in the
+// footer (ARROW:schema, as pyarrow writes it): Arrow readers then see
+// fixed_size_list<float>[size], an embedding matrix. Rows are buffered and
 // written a row group at a time (rowGroupSize rows), so memory holds one row
 // group. The file is written under a temporary name and renamed by close():
 // an interrupted run (or abort()) leaves no half-written file behind.
 
+import { Bool, Field, FixedSizeList, Float32, Float64, Int32, Int64, List, Schema, Table, tableToIPC, Utf8, type DataType } from 'apache-arrow';
 import { fileWriter, ParquetWriter } from 'hyparquet-writer';
+import { rmSync } from 'node:fs';
 import { rename, unlink } from 'node:fs/promises';
 import { optionalInteger, requireString, typeError } from '../validate.js';
 
@@ -16,6 +21,8 @@ export type ParquetColumnType = 'string' | 'float' | 'double' | 'int32' | 'int64
 export interface ParquetColumn {
   name: string;
   type: ParquetColumnType;
+  /** For `float32[]`: every vector has this length (an Arrow fixed-size list). */
+  size?: number;
 }
 
 // hyparquet-writer pins its own hyparquet, so its schema type is taken from it.
@@ -45,6 +52,28 @@ function schemaOf(columns: readonly ParquetColumn[]): SchemaElement[] {
   return schema;
 }
 
+function arrowType({ type, size }: ParquetColumn): DataType {
+  switch (type) {
+    case 'string': return new Utf8();
+    case 'float': return new Float32();
+    case 'double': return new Float64();
+    case 'int32': return new Int32();
+    case 'int64': return new Int64();
+    case 'boolean': return new Bool();
+    case 'float32[]': {
+      // 'element', not null: the names and nullability of the Parquet LIST above.
+      const element = new Field('element', new Float32(), false);
+      return size === undefined ? new List(element) : new FixedSizeList(size, element);
+    }
+  }
+}
+
+// The footer entry pyarrow reads its Arrow types from: an IPC schema message, base64.
+function arrowSchemaMetadata(columns: readonly ParquetColumn[]): { key: string; value: string } {
+  const schema = new Schema(columns.map((c) => new Field(c.name, arrowType(c), true)));
+  return { key: 'ARROW:schema', value: Buffer.from(tableToIPC(new Table(schema), 'stream')).toString('base64') };
+}
+
 /**
  * Writes rows to a Parquet file, a row group at a time, under a temporary
  * name until {@link ParquetTableWriter.close}.
@@ -71,11 +100,12 @@ export class ParquetTableWriter {
     if (!Array.isArray(columns) || columns.length === 0) throw typeError('a non-empty array of columns', 'columns', columns);
     for (const c of columns) {
       if (typeof c?.name !== 'string' || !(c.type in LEAF || c.type === 'float32[]')) throw typeError('{ name, type } with a known type', 'columns', c);
+      if (c.size !== undefined && (c.type !== 'float32[]' || !Number.isInteger(c.size) || c.size < 1)) throw typeError('a positive integer size on a float32[] column', 'columns', c);
     }
     this.columns = columns;
     this.rowGroupSize = optionalInteger(options.rowGroupSize, 'rowGroupSize', 65536, 1);
     this.#temp = `${path}.tmp-${process.pid}`;
-    this.#writer = new ParquetWriter({ writer: fileWriter(this.#temp), schema: schemaOf(columns), createdBy: 'bertorch' });
+    this.#writer = new ParquetWriter({ writer: fileWriter(this.#temp), schema: schemaOf(columns), kvMetadata: [arrowSchemaMetadata(columns)], createdBy: 'bertorch' });
   }
 
   /** Rows written so far (buffered ones included). */
@@ -88,7 +118,16 @@ export class ParquetTableWriter {
     if (this.#done) throw new Error(`${this.path}: the Parquet writer is closed`);
     this.#buffer.push(row);
     this.#rows++;
-    if (this.#buffer.length >= this.rowGroupSize) this.#flush();
+    if (this.#buffer.length < this.rowGroupSize) return;
+    try {
+      this.#flush();
+    } catch (error) {
+      // A bad value ends the file: no later close() can make it whole.
+      this.#done = true;
+      this.#buffer = [];
+      rmSync(this.#temp, { force: true });
+      throw error;
+    }
   }
 
   /** Writes the last row group and the footer, then renames the file into place. */
@@ -116,12 +155,19 @@ export class ParquetTableWriter {
     if (this.#buffer.length === 0) return;
     const rows = this.#buffer;
     this.#buffer = [];
-    const columnData = this.columns.map(({ name, type }) => ({
+    const first = this.#rows - rows.length;
+    const columnData = this.columns.map(({ name, type, size }) => ({
       name,
-      data: rows.map((row) => {
+      data: rows.map((row, r) => {
         const value = row[name];
         if (value === undefined || value === null) return null;
-        if (type === 'float32[]') return Array.from(value as ArrayLike<number>);
+        if (type === 'float32[]') {
+          const vector = Array.from(value as ArrayLike<number>);
+          if (size !== undefined && vector.length !== size) {
+            throw new RangeError(`${this.path}: row ${first + r}, column "${name}" has ${vector.length} values; the column holds vectors of ${size}`);
+          }
+          return vector;
+        }
         if (type === 'int64') return BigInt(value as number);
         return value;
       }),
