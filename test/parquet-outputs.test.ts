@@ -5,15 +5,13 @@
 // typed columns, equal row for row to the text output. A run that fails
 // leaves no output file behind.
 
-import { cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { newsJsonl, TOPICS } from '../examples/sentiment-monitor/headlines.js';
-import { LABELS, labeledHeadlines } from '../examples/sentiment-monitor/headlines.js';
+import { LABELS, labeledHeadlines, newsJsonl, TOPICS } from '../examples/sentiment-monitor/headlines.js';
 import { ParquetTableWriter } from '../lib/data/parquet-writer.js';
-import { BertForSequenceClassification } from '../lib/index.js';
 import { cli } from './helpers/cli.js';
-import { folder } from './helpers/hf-folders.js';
+import { tinyClassifierFolder } from './helpers/tiny-classifier.js';
 import { pythonGate, runPython } from './helpers/python.js';
 
 const { available, test } = pythonGate(['pyarrow']);
@@ -25,13 +23,7 @@ test.before(async () => {
   if (!available) return;
   root = await mkdtemp(join(tmpdir(), 'bertorch-parquet-outputs-'));
   model = join(root, 'model');
-  await cp(folder('minilm'), model, { recursive: true });
-  const tiny = BertForSequenceClassification.create({
-    vocab_size: 30522, hidden_size: 32, num_hidden_layers: 2, num_attention_heads: 2, intermediate_size: 64, max_position_embeddings: 512,
-    id2label: { 0: 'negative', 1: 'neutral', 2: 'positive' }, label2id: { negative: 0, neutral: 1, positive: 2 },
-  }, { seed: 5 });
-  await tiny.savePretrained(model);
-  tiny.dispose();
+  await tinyClassifierFolder(model, ['negative', 'neutral', 'positive'], 5);
   const rows = labeledHeadlines(60, 2).map((e) => JSON.stringify({ text: e.text, label: LABELS[e.label as number] }));
   await writeFile(join(root, 'labeled.jsonl'), rows.join('\n') + '\n');
 });

@@ -4,13 +4,12 @@
 // predictions as its JSONL output (reading a Parquet input), in typed columns, read back by pyarrow
 // and by bertorch's own reader.
 
-import { cp, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ClassificationDataset } from '../lib/data/datasets.js';
 import { ParquetTableWriter } from '../lib/data/parquet-writer.js';
-import { BertForSequenceClassification } from '../lib/index.js';
-import { folder } from './helpers/hf-folders.js';
+import { tinyClassifierFolder } from './helpers/tiny-classifier.js';
 import { pythonGate, runPython } from './helpers/python.js';
 import { cli } from './helpers/cli.js';
 
@@ -74,13 +73,7 @@ test('an aborted write leaves no file, and a bad value fails without leaving one
 
 test('bertorch predict writes Parquet with typed columns, equal to its JSONL output', async (t) => {
   const model = join(root, 'model');
-  await cp(folder('minilm'), model, { recursive: true });
-  const tiny = BertForSequenceClassification.create({
-    vocab_size: 30522, hidden_size: 32, num_hidden_layers: 2, num_attention_heads: 2, intermediate_size: 64, max_position_embeddings: 512,
-    id2label: { 0: 'neg', 1: 'neu', 2: 'pos' }, label2id: { neg: 0, neu: 1, pos: 2 },
-  }, { seed: 3 });
-  await tiny.savePretrained(model);
-  tiny.dispose();
+  await tinyClassifierFolder(model, ['neg', 'neu', 'pos'], 3);
   const input = join(root, 'input.parquet');
   runPython(String.raw`
 import pyarrow as pa, pyarrow.parquet as pq
