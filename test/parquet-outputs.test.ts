@@ -109,3 +109,52 @@ test('a vector of the wrong length fails naming the row and column, and leaves n
   await out.close();
   t.deepEqual(await readdir(dir), []);
 });
+
+// Each head's rows: NER tags per word, multi-label lists, regression values; JSONL and Parquet agree.
+async function evaluateBoth(t: import('ava').ExecutionContext, dir: string, data: string, name: string) {
+  const a = await cli(['evaluate', '--model', dir, '--data', data, '--output', join(root, `${name}.jsonl`), '--json'], { env: ENV });
+  t.is(a.code, 0, a.stderr);
+  const b = await cli(['evaluate', '--model', dir, '--data', data, '--output', join(root, `${name}.parquet`), '--json'], { env: ENV });
+  t.is(b.code, 0, b.stderr);
+  return { want: await jsonLines(join(root, `${name}.jsonl`)), got: runPython(READ, [join(root, `${name}.parquet`)]), report: JSON.parse(b.stdout) };
+}
+
+test('evaluate --output for a token classifier: the words and their gold and predicted tags as JSON text', async (t) => {
+  const dir = join(root, 'ner');
+  await tinyClassifierFolder(dir, ['O', 'B-ORG', 'I-ORG'], 7, { token: true });
+  const sentences = [['Acme', 'Corp', 'shipped', 'late'], ['the', 'box', 'from', 'Globex', 'arrived']];
+  const tags = [['B-ORG', 'I-ORG', 'O', 'O'], ['O', 'O', 'O', 'B-ORG', 'O']];
+  await writeFile(join(root, 'ner.conll'), sentences.map((s, k) => s.map((w, i) => `${w} ${tags[k][i]}`).join('\n')).join('\n\n') + '\n');
+  const { want, got } = await evaluateBoth(t, dir, join(root, 'ner.conll'), 'ner-rows');
+  t.deepEqual(got.schema, { text: 'string', label: 'string', prediction: 'string', correct: 'bool' });
+  t.deepEqual(got.rows, want);
+  t.deepEqual(got.rows.map((r: { text: string }) => r.text), sentences.map((s) => s.join(' ')));
+  t.deepEqual(got.rows.map((r: { label: string }) => JSON.parse(r.label)), tags);
+  for (const r of got.rows) {
+    const pred = JSON.parse(r.prediction) as string[];
+    t.is(pred.length, JSON.parse(r.label).length);
+    t.is(r.correct, pred.every((tag, i) => tag === JSON.parse(r.label)[i]));
+  }
+});
+
+test('evaluate --output for multi-label and regression models: label lists, and values with their error as doubles', async (t) => {
+  const multi = join(root, 'multi');
+  await tinyClassifierFolder(multi, ['billing', 'delivery', 'refund'], 8, { config: { problem_type: 'multi_label_classification' } });
+  const rows = [{ text: 'refund my late delivery', label: ['delivery', 'refund'] }, { text: 'a billing question', label: ['billing'] }];
+  await writeFile(join(root, 'multi.jsonl'), rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  const m = await evaluateBoth(t, multi, join(root, 'multi.jsonl'), 'multi-rows');
+  t.deepEqual(m.got.schema, { text: 'string', label: 'string', prediction: 'string', score: 'float', correct: 'bool' });
+  t.deepEqual(m.got.rows.map((r: { label: string }) => JSON.parse(r.label)), rows.map((r) => r.label));
+  m.got.rows.forEach((r: { score: number }, i: number) => t.is(r.score, Math.fround(m.want[i].score)));
+
+  const reg = join(root, 'reg');
+  await tinyClassifierFolder(reg, ['LABEL_0'], 9, { config: { problem_type: 'regression' } });
+  await writeFile(join(root, 'reg.jsonl'), [{ text: 'great', label: 0.9 }, { text: 'awful', label: -0.7 }].map((r) => JSON.stringify(r)).join('\n') + '\n');
+  const r = await evaluateBoth(t, reg, join(root, 'reg.jsonl'), 'reg-rows');
+  t.deepEqual(r.got.schema, { text: 'string', label: 'double', prediction: 'double', error: 'double' });
+  t.deepEqual(r.got.rows.map((x: { label: number }) => x.label), [0.9, -0.7]);
+  for (const [i, x] of r.got.rows.entries()) {
+    t.true(Math.abs(x.error - (x.prediction - x.label)) < 1e-12);
+    t.true(Math.abs(x.prediction - r.want[i].prediction) < 1e-12);
+  }
+});

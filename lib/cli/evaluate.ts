@@ -7,8 +7,8 @@ import { argmaxRows, Trainer } from '../train/index.js';
 import { classificationData, conllData } from './datasets.js';
 import { mustExist, toDevice, type Command, type Io } from './command.js';
 import { nerTags, regressionMetrics } from './metrics.js';
-import { evaluationRows, writeEvaluationRows } from './evaluation-rows.js';
-import { b, BAD_ROWS, CLS_DATA, CONLL, COMMON, i, s, UsageError, type Values } from './options.js';
+import { multiLabelTable, regressionTable, singleLabelTable, tokenTable, writeEvaluationRows } from './evaluation-rows.js';
+import { b, BAD_ROWS, CLS_DATA, CONLL, COMMON, i, s, type Values } from './options.js';
 import { baselineLine, BASELINE_FILE, fitBaseline, recordedTrainFile } from './baseline.js';
 import type { BaselineEvaluation } from '../baseline/index.js';
 
@@ -26,7 +26,7 @@ export const evaluateCommand: Command = {
     'max-length': i('tokens per example', 128),
     digits: i('decimal places', 4),
     json: b('print one JSON object instead of the text report'),
-    output: s('also write one row per example (text, label, prediction, score, correct) to this JSONL file, or Parquet for a path ending in .parquet (single-label classifiers)'),
+    output: s('also write one row per example (text, label, prediction, score, correct; per-word tags for NER, label lists for multi-label, values and error for regression) to this JSONL file, or Parquet for a path ending in .parquet'),
     train: s(`labeled training file for the TF-IDF baseline (default: the one finetune recorded in the model's ${BASELINE_FILE})`),
     baseline: { kind: 'boolean', help: 'score a TF-IDF + logistic-regression baseline beside the model (--no-baseline: off)', default: true },
     ...COMMON,
@@ -49,22 +49,24 @@ async function evaluate(v: Values, io: Io): Promise<number> {
     let extra: Record<string, number> = {};
     let loss: number;
     let baseline: BaselineEvaluation | undefined;
-    const singleLabel = model.architecture === 'BertForSequenceClassification' && problemType === 'single_label_classification';
-    if (v.output && !singleLabel) throw new UsageError(`--output takes a single-label sequence classifier; ${v.model} is a ${model.architecture} (${problemType})`);
     if (model.architecture === 'BertForTokenClassification') {
       const data = await conllData(v.data, v, io, { labels: names });
       const collate = tokenClassificationCollator(tokenizer, { maxLength, labels: names });
       const p = await trainer.collect(new DataLoader(data, { batchSize: v.batchSize, collate }), { keepAllRows: true });
       const { yTrue, yPred } = nerTags(p.batches, data, names);
       report = nerReport(yTrue, yPred, { digits: v.digits, zeroDivision: 0 });
+      if (v.output) await writeEvaluationRows(v.output, tokenTable(data, yTrue, yPred));
       loss = p.loss;
     } else if (model.architecture === 'BertForSequenceClassification') {
       const data = await classificationData(v.data, v, io, { labels: names, problemType });
       const collate = classificationCollator(tokenizer, { maxLength, problemType: data.problemType });
       const p = await trainer.collect(new DataLoader(data, { batchSize: v.batchSize, collate }), { keepAllRows: true });
       loss = p.loss;
-      if (problemType === 'regression') extra = regressionMetrics(p.batches);
-      else if (problemType === 'multi_label_classification') {
+      if (problemType === 'regression') {
+        extra = regressionMetrics(p.batches);
+        if (v.output) await writeEvaluationRows(v.output, regressionTable(data, p.batches));
+      } else if (problemType === 'multi_label_classification') {
+        if (v.output) await writeEvaluationRows(v.output, multiLabelTable(data, p.batches, names));
         const rows = (key: 'logits' | 'labels') => p.batches.flatMap((bt) => {
           const L = bt.shape[1];
           const src = bt[key]!;
@@ -74,7 +76,7 @@ async function evaluate(v: Values, io: Io): Promise<number> {
       } else {
         const yPred = p.batches.flatMap((bt) => Array.from(argmaxRows(bt.logits, bt.shape[1])));
         const yTrue = p.batches.flatMap((bt) => Array.from(bt.labels!));
-        if (v.output) await writeEvaluationRows(v.output, evaluationRows(data, p.batches, names));
+        if (v.output) await writeEvaluationRows(v.output, singleLabelTable(data, p.batches, names));
         report = classificationReport(yTrue, yPred, { labels: names.map((_, k) => k), targetNames: names, digits: v.digits, zeroDivision: 0 });
         const trainFile = !v.baseline ? undefined : v.train ?? await recordedTrainFile(v.model, io, v);
         if (trainFile) {
