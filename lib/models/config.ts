@@ -125,6 +125,13 @@ const GENERATOR_KEYS = ['generator_hidden_size', 'generator_num_attention_heads'
 
 /** The generator's sizes as native/electra.cc derives them (0 or absent: from the discriminator's; heads rounded down until they divide the width). */
 export function generatorSizes(c: BertConfig): { hidden: number; heads: number; intermediate: number; layers: number } {
+  // Public (models/index.ts): a size that is not a positive integer would
+  // make the divisor search below run forever (NaN % n is never 0).
+  if (c === null || typeof c !== 'object') throw new TypeError(`generatorSizes: Expected a BERT config object but received ${c === null ? 'null' : typeof c}`);
+  for (const k of ['hidden_size', 'intermediate_size', 'num_attention_heads', 'num_hidden_layers'] as const)
+    if (!Number.isInteger(c[k]) || c[k] < 1) fail('generatorSizes', 'a positive integer', k, c[k]);
+  for (const k of GENERATOR_KEYS)
+    if (c[k] !== undefined && (!Number.isInteger(c[k]) || (c[k] as number) < 0)) fail('generatorSizes', 'a non-negative integer (0: derived)', k, c[k]);
   const or = (v: number | undefined, d: number) => (v ? v : d);
   const sizes = {
     hidden: or(c.generator_hidden_size, Math.max(1, Math.floor(c.hidden_size / 4))),
