@@ -2,8 +2,9 @@
 // fixture (checked against Python's safetensors), round trips, byte identity
 // with safetensors.torch.save_file, one test per malformed-file rule, HF
 // folders (single, sharded, pickle refused) and atomic replacement.
-// Python comes from BERTORCH_PYTHON, else .venv/bin/python, else python3; the
-// tests that need it log and pass when it cannot import safetensors + torch.
+// Python comes from BERTORCH_PYTHON, else .venv/bin/python (helpers/python.ts); the
+// tests that need it are skipped with the reason when it cannot import
+// safetensors + torch (a failure under CI).
 
 import test from 'ava';
 import type { ExecutionContext } from 'ava';
@@ -13,6 +14,7 @@ import { chmod, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { PYTHON, pythonGate } from './helpers/python.js';
 import { writeFileAtomic } from '../lib/models/atomic.js';
 import {
   SafetensorsError, fromTypedArray, itemSize, loadStateDictFiles, readSafetensors,
@@ -42,20 +44,14 @@ const leftovers = async (dir: string) => (await readdir(dir)).filter((f) => f.in
 
 // ---- Python reference -----------------------------------------------------
 
-const python = process.env.BERTORCH_PYTHON
-  ?? (existsSync(join(root, '.venv/bin/python')) ? join(root, '.venv/bin/python') : 'python3');
+// Tests that need Python with safetensors + torch run through py.test: skipped
+// with the reason where they are missing, a failure under CI (pythonGate).
+const py = pythonGate(['safetensors', 'torch']);
 
-/** Runs `code` with `args` in Python; undefined (logged) when safetensors/torch are unavailable. */
-function runPython(t: ExecutionContext, code: string, args: string[] = []): string | undefined {
-  const probe = spawnSync(python, ['-c', 'import safetensors, torch'], { encoding: 'utf8' });
-  if (probe.status !== 0) {
-    // CI installs requirements-dev.txt: there a missing peer is a failure, not a skip.
-    if (process.env.CI) t.fail(`${python} cannot import safetensors and torch`);
-    t.log(`skipped: ${python} cannot import safetensors and torch (set BERTORCH_PYTHON)`);
-    t.pass();
-    return undefined;
-  }
-  const r = spawnSync(python, ['-c', code, ...args], { encoding: 'utf8', maxBuffer: 64 << 20 });
+/** Runs `code` with `args` in Python; undefined when safetensors/torch are unavailable (py.available). */
+function runPython(code: string, args: string[] = []): string | undefined {
+  if (!py.available) return undefined;
+  const r = spawnSync(PYTHON, ['-c', code, ...args], { encoding: 'utf8', maxBuffer: 64 << 20 });
   if (r.status !== 0) throw new Error(`python failed: ${r.stderr}`);
   return r.stdout;
 }
@@ -79,7 +75,7 @@ function asNumbers(record: TensorRecord): number[] {
 }
 
 async function checkAgainstPython(t: ExecutionContext, file: string) {
-  const out = runPython(t, SUMMARY_PY, [file]);
+  const out = runPython(SUMMARY_PY, [file]);
   if (out === undefined) return;
   const ref = JSON.parse(out) as {
     tensors: Record<string, { dtype: string; shape: number[]; sum: number; head: number[] }>;
@@ -117,7 +113,7 @@ test('the BERT checkpoint reads with the names, dtypes and shapes of its README'
   t.is(numel, 113154);
 });
 
-test('the BERT checkpoint matches what Python safetensors reads from it', async (t) => {
+py.test('the BERT checkpoint matches what Python safetensors reads from it', async (t) => {
   await checkAgainstPython(t, checkpoint);
 });
 
@@ -181,9 +177,9 @@ test('a written file reads back with the same dtypes, shapes and bytes', async (
   t.deepEqual(await leftovers(dir), []);
 });
 
-test('the file is byte-identical to safetensors.torch.save_file for the same tensors', async (t) => {
+py.test('the file is byte-identical to safetensors.torch.save_file for the same tensors', async (t) => {
   const pyFile = tmpPath('python.safetensors');
-  const dump = runPython(t, `
+  const dump = runPython(`
 import json, sys, torch
 from safetensors.torch import save_file
 g = torch.Generator().manual_seed(0)

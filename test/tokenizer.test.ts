@@ -16,19 +16,16 @@ import { gzip } from 'node:zlib';
 import tokenizers from 'tokenizers';
 import { Tokenizer, trainWordPiece, type EncodeOptions, type Encoding } from '../lib/tokenizer.js';
 import { bertWords } from '../lib/tokenizer/train.js';
+import { PYTHON, pythonGate } from './helpers/python.js';
 
 const root = new URL('..', import.meta.url).pathname;
 const fixtureDir = join(root, 'test/fixtures/bert-tiny-parity/checkpoint');
-const python = process.env.BERTORCH_PYTHON ?? join(root, '.venv/bin/python');
 const referenceScript = join(root, 'scripts/fixtures/make-tokenizer-reference.py');
 
-function pythonProblem(): string | undefined {
-  const probe = spawnSync(python, ['-c', 'import transformers, tokenizers'], { encoding: 'utf8' });
-  if (probe.error) return `${python} cannot be run (${probe.error.message})`;
-  if (probe.status !== 0) return `${python} cannot import transformers: ${probe.stderr.trim().split('\n').pop()}`;
-  return undefined;
-}
-const missingPython = pythonProblem();
+// The transformers comparisons: skipped with the reason without Python +
+// transformers, a failing test under CI (pythonGate).
+const gate = pythonGate(['transformers', 'tokenizers']);
+const missingPython = !gate.available;
 
 // Deterministic text with the shapes a WordPiece trainer must cope with.
 function* corpusLines(count: number): Generator<string> {
@@ -141,7 +138,7 @@ test.before(async () => {
     decode: shared.decodeIds,
   };
   await writeFile(join(shared.dir, 'request.json'), JSON.stringify(request));
-  const run = spawnSync(python, [referenceScript, join(shared.dir, 'request.json'), join(shared.dir, 'response.json')], {
+  const run = spawnSync(PYTHON, [referenceScript, join(shared.dir, 'request.json'), join(shared.dir, 'response.json')], {
     encoding: 'utf8',
   });
   if (run.status !== 0) throw new Error(`${referenceScript} failed: ${run.stderr}`);
@@ -165,15 +162,7 @@ function plain(e: Encoding): Omit<PyEncoding, 'error'> {
   };
 }
 
-if (missingPython) {
-  test('the transformers comparisons are skipped because Python is unavailable', (t) => {
-    // CI installs requirements-dev.txt: there a missing peer is a failure, not a skip.
-    if (process.env.CI) t.fail(`Python with transformers is required in CI: ${missingPython}`);
-    t.log(`SKIPPED transformers parity: ${missingPython}. Set BERTORCH_PYTHON to a Python with transformers.`);
-    t.pass();
-  });
-}
-const parity = missingPython ? test.skip : test;
+const parity = gate.test;
 
 for (const name of ['uncased', 'cased', 'fixture']) {
   parity(`the ${name} tokenizer encodes every hard string and pair exactly as transformers does`, async (t) => {
