@@ -121,7 +121,9 @@ torch::Tensor BertSelfAttentionImpl::forward(const torch::Tensor& x, const torch
     // costs 3C^2 copies against 3NC^2 multiply-adds), then onto the grid.
     auto w = torch::cat({query->weight, key->weight, value->weight});
     auto bias = torch::cat({query->bias, key->bias, value->bias});
-    auto qkv = u->Scatter(F::linear(x, w, bias)).view({u->B, u->T, 3, heads, head_dim}).permute({2, 0, 3, 1, 4});
+    // unbind: one gradient buffer for q, k and v (three selects would each
+    // zero-fill a full-size one in backward).
+    auto qkv = u->Scatter(F::linear(x, w, bias)).view({u->B, u->T, 3, heads, head_dim}).permute({2, 0, 3, 1, 4}).unbind(0);
     auto ctx = Attend(qkv[0], qkv[1], qkv[2], mask, probs);  // (B, H, T, D)
     return u->Gather(ctx.transpose(1, 2).reshape({u->B, u->T, heads * head_dim}));  // (N, C)
   }
