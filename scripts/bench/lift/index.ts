@@ -26,7 +26,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { appendFile, mkdir, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -85,14 +85,19 @@ async function main(): Promise<void> {
   }
   // Label subsets: the first N rows of the (shuffled) training file.
   const rows = readFileSync(path.join(data, 'train.csv'), 'utf8').trimEnd().split('\n');
-  for (const n of sizes.labels) await writeFile(path.join(data, `train-${n}.csv`), rows.slice(0, n + 1).join('\n') + '\n');
+  // Written only when missing or different: runs over the same DIR may be going on side by side.
+  const put = async (file: string, text: string) => { if (!existsSync(file) || readFileSync(file, 'utf8') !== text) await writeFile(file, text); };
+  for (const n of sizes.labels) await put(path.join(data, `train-${n}.csv`), rows.slice(0, n + 1).join('\n') + '\n');
   // The test sentences must not be pretrained on: infer.txt draws from a pool that holds them.
   const unlabeled = path.join(data, 'unlabeled.txt');
   const py = `import csv,sys\nev={r['text'].strip() for r in csv.DictReader(open(sys.argv[1],encoding='utf-8'))}\n` +
     `keep=[l for l in open(sys.argv[2],encoding='utf-8').read().splitlines() if l.strip() and l.strip() not in ev]\n` +
     `open(sys.argv[3],'w',encoding='utf-8').write('\\n'.join(keep)+'\\n');print(len(keep))`;
-  const kept = spawnSync(PY, ['-c', py, path.join(data, 'eval.csv'), path.join(data, 'infer.txt'), unlabeled], { encoding: 'utf8' });
-  if (kept.status !== 0) throw new Error(`filtering the unlabeled text failed: ${kept.stderr}`);
+  if (!existsSync(unlabeled)) {
+    const kept = spawnSync(PY, ['-c', py, path.join(data, 'eval.csv'), path.join(data, 'infer.txt'), unlabeled + '.tmp'], { encoding: 'utf8' });
+    if (kept.status !== 0) throw new Error(`filtering the unlabeled text failed: ${kept.stderr}`);
+    await rename(unlabeled + '.tmp', unlabeled);
+  }
 
   const all: Recipe[] = [
     { key: 'random', name: 'random init (1 step)', ref: null, budget: null, lr: '1e-4', args: ['--preset', 'mini', '--max-steps', '1'] },
