@@ -18,7 +18,9 @@ import { PYTHON, pythonGate } from './helpers/python.js';
 
 const java = spawnSync('java', ['-version'], { encoding: 'utf8' });
 const javaProblem = java.error ? `java cannot be run (${java.error.message}); Spark needs Java 17` : undefined;
-if (javaProblem) test.skip(`Spark example: skipped because ${javaProblem}`, () => {});
+// CI installs Java (.ci/run), so there a missing one is a failure, not a skip.
+if (javaProblem && process.env.CI) test('Java is available for the Spark example (required in CI)', (t) => { t.fail(javaProblem); });
+else if (javaProblem) test.skip(`Spark example: skipped because ${javaProblem}`, () => {});
 const gate = javaProblem ? { test: test.skip, available: false } : pythonGate(['pyspark', 'pyarrow']);
 const ENV = { ...process.env, OMP_NUM_THREADS: '1', SPARK_PREP_PARTITIONS: '2' };
 const HERE = path.resolve('examples/spark-prep');

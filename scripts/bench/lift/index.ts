@@ -30,10 +30,11 @@ import { appendFile, mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { pythonPath } from '../common.js';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
 const BIN = path.join(root, 'bin/bertorch.js');
-const PY = process.env.BERTORCH_PYTHON || path.join(root, '.venv/bin/python');
+const PY = pythonPath();
 
 const { values: a } = parseArgs({
   options: {
