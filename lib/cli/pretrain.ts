@@ -17,6 +17,7 @@ export const pretrainCommand: Command = {
     corpus: { kind: 'list', help: 'raw text inputs: .txt (a line each), .jsonl, .csv, .tsv (+ .gz), folders, globs', required: true },
     out: s('output folder: the HF model + tokenizer, and corpus/, shards/, checkpoints/', { required: true }),
     model: s('continue pretraining this HF folder (and its tokenizer) instead of a new model'),
+    'freeze-encoder': b("with --model: train only the MLM/RTD head, the folder's embeddings and encoder fixed (a head warm-up at a high rate before adapting a folder that had no head)"),
     tokenizer: s('use this tokenizer folder instead of training one'),
     'vocab-size': i('WordPiece vocabulary size', 8000),
     'min-frequency': i('least frequency of a merged pair', 2),
@@ -64,6 +65,7 @@ async function pretrain(v: Values, io: Io): Promise<number> {
   } else {
     generatorConfig({}, v.generatorSize, v.generatorLayers);  // bad sizes fail before the corpus is read
   }
+  if (v.freezeEncoder && !v.model) throw new UsageError('--freeze-encoder needs --model: a new model\'s encoder is random, and would stay so');
   for (const [flag, dir] of [['--model', v.model], ['--tokenizer', v.tokenizer]]) await mustExist(dir, flag);
   const corpusDir = path.join(out, 'corpus');
   const corpus = await prepareCorpus({ inputs: v.corpus, outDir: corpusDir, field: v.field, column: v.column, split: { validation: v.validation, test: 0 }, seed: String(v.seed), onBadRow: v.onBadRow });
@@ -123,6 +125,11 @@ async function pretrain(v: Values, io: Io): Promise<number> {
         const head = rtd ? 'generator and discriminator head' : 'MLM head';
         say(io, v, `continuing pretraining of ${v.model} (${model.config.num_hidden_layers} layers, hidden ${model.config.hidden_size}) with its tokenizer` +
           (added.length ? `; it had no ${head}, so a new one (${added.length} tensors${rtd ? '' : ', decoder tied to the word embeddings'}) is trained from scratch` : ''));
+      }
+      if (v.freezeEncoder) {
+        // The encoder's names: bert.* in an MLM model, the bare BertModel names in an RTD one (its generator trains).
+        model.setTrainable(false, (n) => /^(bert\.)?(embeddings|encoder|pooler)\./.test(n));
+        say(io, v, `--freeze-encoder: training the head only (${model.trainableNames().length} tensors); the embeddings and encoder stay as in ${v.model}`);
       }
       toDevice(model, v.device);
       const accum: number = v.gradientAccumulationSteps;

@@ -306,6 +306,23 @@ export class PreTrainedBert implements Disposable {
   stateDict(): Map<string, Tensor> {
     return new Map(Object.entries(this.#n.stateDict() as Record<string, never>).map(([k, h]) => [k, new Tensor(h)]));
   }
+  /**
+   * Turns training of the parameters whose HF names `match` on or off
+   * (PyTorch's `p.requires_grad_(on)`): backward computes no gradient for a
+   * frozen one and AdamW leaves it as it is. Returns the names it changed.
+   * A weight tied to another (the MLM decoder to the word embeddings) is one
+   * parameter, under the embeddings' name.
+   * @example model.setTrainable(false, (n) => n.startsWith('bert.')); // train the head only
+   */
+  setTrainable(on: boolean, match: (name: string) => boolean = () => true): string[] {
+    if (typeof on !== 'boolean') invalidType('a boolean', 'on', on);
+    if (typeof match !== 'function') invalidType('a function of the parameter name', 'match', match);
+    const names = this.parameterNames().filter((n) => match(n));
+    this.#n.setTrainable(names, on);
+    return names;
+  }
+  /** The HF names of the parameters that are trained (all, unless setTrainable froze some). */
+  trainableNames(): string[] { return this.#n.trainable(); }
   /** Copies matching tensors into the parameters; reports missing / unexpected / mismatched names. */
   loadStateDict(state: Map<string, Tensor> | Record<string, Tensor>): LoadReport {
     const entries = state instanceof Map ? [...state] : Object.entries(state);
