@@ -154,8 +154,10 @@ async function main(): Promise<void> {
 
   for (const r of wanted) {
     let dir = minilm;
+    const tag = r.budget ? `${r.key}-${r.budget}` : r.key;
     if (r.args) {
-      dir = path.join(out, 'pretrained', r.key);
+      // The budget is in the folder's name: a run at another budget must not overwrite or stand in for it.
+      dir = path.join(out, 'pretrained', tag);
       if (!done.some((x) => x.kind === 'pretrain' && x.recipe === r.name && x.budget === r.budget) || !existsSync(path.join(dir, 'config.json'))) {
         const corpus = r.corpus === 'task' ? ['--corpus', path.join(data, 'train.csv'), '--column', 'text'] : ['--corpus', unlabeled];
         let from: string[] = [], time = r.budget ? parseDuration(r.budget, 'budget') : 0, head: any = {};
@@ -179,7 +181,7 @@ async function main(): Promise<void> {
       const lr = r.lr;
       if (done.some((x) => x.kind === 'finetune' && x.recipe === r.name && x.labels === n && x.budget === r.budget && lrOf(x) === lr && seedOf(x) === seed)) continue;
       const res = await run(['finetune', '--model', dir, '--train', path.join(data, `train-${n}.csv`), '--eval', path.join(data, 'eval.csv'),
-        '--out', path.join(out, 'finetuned', `${r.key}-${n}-lr${lr}-s${seed}`), '--epochs', epochs, '--batch-size', '32', '--lr', lr,
+        '--out', path.join(out, 'finetuned', `${tag}-${n}-lr${lr}-s${seed}`), '--epochs', epochs, '--batch-size', '32', '--lr', lr,
         '--max-length', '64', '--logging-steps', '1000', '--seed', String(seed)], `finetune ${r.name} ${n} seed ${seed}`);
       if (res.code !== 0) continue;
       const accuracy = JSON.parse(res.stdout).eval_accuracy;
@@ -195,7 +197,14 @@ async function main(): Promise<void> {
     const k = JSON.stringify([x.recipe, x.budget, x.labels, lrOf(x)]);
     groups.set(k, [...(groups.get(k) ?? []), x]);
   }
-  const table = [...groups.values()];
+  // Rows of one recipe, budget and rate together, in the order they first landed, labels ascending.
+  const first = new Map<string, number>();
+  for (const g of groups.values()) {
+    const k = JSON.stringify([g[0].recipe, g[0].budget, lrOf(g[0])]);
+    if (!first.has(k)) first.set(k, first.size);
+  }
+  const order = (g: any[]) => first.get(JSON.stringify([g[0].recipe, g[0].budget, lrOf(g[0])]))!;
+  const table = [...groups.values()].sort((p, q) => order(p) - order(q) || p[0].labels - q[0].labels);
   const mean = (xs: number[]) => xs.reduce((p, q) => p + q, 0) / xs.length;
   const steps = (x: any) => done.find((p) => p.kind === 'pretrain' && p.recipe === x.recipe && p.budget === x.budget)?.steps ?? '-';
   const lines = [`| recipe | budget | steps | fine-tune lr | labels | seeds | accuracy | lift | over | TF-IDF baseline |`, '|---|---|---|---|---|---|---|---|---|---|'];
