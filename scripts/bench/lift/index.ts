@@ -16,9 +16,9 @@
  *   and with --recipes span: span masking;
  *   from all-MiniLM-L6-v2 (--adapt-budget): unadapted, DAPT (MLM on the
  *   unlabeled text), TAPT (MLM on the task's training texts, labels unused),
- *   each after a head warm-up with the encoder frozen (the folder has no
- *   MLM head); dapt-cold / tapt-cold: the head trained with the encoder
- *   from the first step.
+ *   each after pretrain's head warm-up (the folder has no MLM head: it
+ *   trains alone for 20% of the budget); dapt-cold / tapt-cold: the head
+ *   trained with the encoder from the first step (--head-warmup 0).
  * Lift is over random init for from-scratch recipes and over the unadapted
  * checkpoint for DAPT/TAPT. finetune's TF-IDF baseline is printed beside.
  * --threads sets BERTORCH_NUM_THREADS for every run (1 = one core's CPU
@@ -35,7 +35,6 @@ import { appendFile, mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { parseDuration } from '../../../lib/train/schedule.js';
 import { pythonPath } from '../common.js';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
@@ -83,16 +82,7 @@ const lrOf = (x: any): string => x.lr ?? (x.recipe.includes('MiniLM') ? '5e-5' :
 // Records without seed are from before --seeds: all were fine-tuned with seed 42.
 const seedOf = (x: any): number => x.seed ?? 42;
 
-/**
- * headWarmup: first train only the new MLM head (--freeze-encoder) for
- * `share` of the budget at `lr`, then continue from that folder with `args`
- * for the rest: a random head's first gradients at an adaptation rate are
- * what wrecks a headless checkpoint's encoder.
- */
-type Recipe = {
-  key: string; name: string; ref: 'random init' | 'MiniLM unadapted' | null; budget: string | null; corpus?: 'unlabeled' | 'task'; args?: string[]; lr: string;
-  headWarmup?: { share: number; lr: string };
-};
+type Recipe = { key: string; name: string; ref: 'random init' | 'MiniLM unadapted' | null; budget: string | null; corpus?: 'unlabeled' | 'task'; args?: string[]; lr: string };
 
 async function main(): Promise<void> {
   await mkdir(out, { recursive: true });
@@ -130,12 +120,13 @@ async function main(): Promise<void> {
     { key: 'mlm40', name: 'MLM 40%, no dropout, one-cycle', ref: 'random init', budget, lr: '1e-4', args: ['--preset', 'mini', '--lr', '5e-4', '--mlm-probability', '0.4', '--no-dropout', '--schedule', 'one_cycle', '--warmup-ratio', '0.5'] },
     { key: 'span', name: 'MLM 15%, span masking', ref: 'random init', budget, lr: '1e-4', args: ['--preset', 'mini', '--lr', '5e-4', '--span-mask', '--schedule', 'linear', '--warmup-ratio', '0.06'] },
     { key: 'minilm', name: 'MiniLM unadapted', ref: null, budget: null, lr: '5e-5' },
-    // Gururangan et al.'s TAPT rate (1e-4 at batch 256) scaled by sqrt(32/256) for batch 32, after a head warm-up.
-    { key: 'dapt', name: 'DAPT MiniLM, head warm-up', ref: 'MiniLM unadapted', budget: adaptBudget, lr: '5e-5', corpus: 'unlabeled', args: ['--lr', '3e-5', '--warmup-ratio', '0.06'], headWarmup: { share: 0.2, lr: '1e-3' } },
-    { key: 'tapt', name: 'TAPT MiniLM, head warm-up', ref: 'MiniLM unadapted', budget: adaptBudget, lr: '5e-5', corpus: 'task', args: ['--lr', '3e-5', '--warmup-ratio', '0.06'], headWarmup: { share: 0.2, lr: '1e-3' } },
+    // pretrain's default head warm-up (the folder has no MLM head: 20% of the budget trains it alone at 1e-3), then
+    // Gururangan et al.'s TAPT rate (1e-4 at batch 256) scaled by sqrt(32/256) for batch 32.
+    { key: 'dapt', name: 'DAPT MiniLM, head warm-up', ref: 'MiniLM unadapted', budget: adaptBudget, lr: '5e-5', corpus: 'unlabeled', args: ['--model', minilm, '--lr', '3e-5', '--warmup-ratio', '0.06', '--head-warmup', '0.2', '--head-lr', '1e-3'] },
+    { key: 'tapt', name: 'TAPT MiniLM, head warm-up', ref: 'MiniLM unadapted', budget: adaptBudget, lr: '5e-5', corpus: 'task', args: ['--model', minilm, '--lr', '3e-5', '--warmup-ratio', '0.06', '--head-warmup', '0.2', '--head-lr', '1e-3'] },
     // Session 7's: the new head trained with the encoder from the first step, at 1e-4.
-    { key: 'dapt-cold', name: 'DAPT MiniLM', ref: 'MiniLM unadapted', budget: adaptBudget, lr: '5e-5', corpus: 'unlabeled', args: ['--model', minilm, '--lr', '1e-4', '--warmup-ratio', '0.06'] },
-    { key: 'tapt-cold', name: 'TAPT MiniLM', ref: 'MiniLM unadapted', budget: adaptBudget, lr: '5e-5', corpus: 'task', args: ['--model', minilm, '--lr', '1e-4', '--warmup-ratio', '0.06'] },
+    { key: 'dapt-cold', name: 'DAPT MiniLM', ref: 'MiniLM unadapted', budget: adaptBudget, lr: '5e-5', corpus: 'unlabeled', args: ['--model', minilm, '--lr', '1e-4', '--warmup-ratio', '0.06', '--head-warmup', '0'] },
+    { key: 'tapt-cold', name: 'TAPT MiniLM', ref: 'MiniLM unadapted', budget: adaptBudget, lr: '5e-5', corpus: 'task', args: ['--model', minilm, '--lr', '1e-4', '--warmup-ratio', '0.06', '--head-warmup', '0'] },
   ];
   // key@lr fine-tunes that recipe at another rate (random@3e-4: the reference for RTD at 3e-4).
   const wanted = a.recipes!.split(',').map((w) => {
@@ -160,20 +151,10 @@ async function main(): Promise<void> {
       dir = path.join(out, 'pretrained', tag);
       if (!done.some((x) => x.kind === 'pretrain' && x.recipe === r.name && x.budget === r.budget) || !existsSync(path.join(dir, 'config.json'))) {
         const corpus = r.corpus === 'task' ? ['--corpus', path.join(data, 'train.csv'), '--column', 'text'] : ['--corpus', unlabeled];
-        let from: string[] = [], time = r.budget ? parseDuration(r.budget, 'budget') : 0, head: any = {};
-        if (r.headWarmup) {
-          const t = Math.round(time * r.headWarmup.share);
-          time -= t;
-          const res = await run(['pretrain', ...corpus, ...common, '--model', minilm, '--freeze-encoder', '--lr', r.headWarmup.lr,
-            '--schedule', 'constant_with_warmup', '--warmup-ratio', '0.06', '--max-time', `${t}s`, '--out', dir + '-head'], `head warm-up ${r.name}`);
-          if (res.code !== 0) continue;
-          const s = JSON.parse(res.stdout);
-          head = { headSteps: s.steps, headLoss: s.trainLoss };
-          from = ['--model', dir + '-head'];
-        }
-        const res = await run(['pretrain', ...corpus, ...common, ...from, ...r.args, ...(time ? ['--max-time', `${time}s`] : []), '--out', dir], `pretrain ${r.name}`);
+        const res = await run(['pretrain', ...corpus, ...common, ...r.args, ...(r.budget ? ['--max-time', r.budget] : []), '--out', dir], `pretrain ${r.name}`);
         if (res.code !== 0) continue;
         const s = JSON.parse(res.stdout);
+        const head = s.headWarmupSteps !== undefined ? { headSteps: s.headWarmupSteps, headLoss: s.headWarmupLoss } : {};
         await record({ kind: 'pretrain', recipe: r.name, budget: r.budget, steps: s.steps, stopReason: s.stopReason, trainLoss: s.trainLoss, ...head, seconds: Math.round(res.seconds), ...meta });
       }
     }
