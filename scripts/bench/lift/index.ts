@@ -188,20 +188,39 @@ async function main(): Promise<void> {
   const table = [...groups.values()].sort((p, q) => order(p) - order(q) || p[0].labels - q[0].labels);
   const mean = (xs: number[]) => xs.reduce((p, q) => p + q, 0) / xs.length;
   const steps = (x: any) => done.find((p) => p.kind === 'pretrain' && p.recipe === x.recipe && p.budget === x.budget)?.steps ?? '-';
-  const lines = [`| recipe | budget | steps | fine-tune lr | labels | seeds | accuracy | lift | over | TF-IDF baseline |`, '|---|---|---|---|---|---|---|---|---|---|'];
-  for (const g of table) {
+  // Lift in points, with the standard error of the paired differences when there are several seeds.
+  const liftOf = (g: any[]) => {
     const r = g[0];
     // The reference fine-tuned at the same rate when there is one, so the lift is the pretraining's alone.
     const refs = r.ref ? table.filter((h) => h[0].recipe.startsWith(r.ref) && h[0].labels === r.labels) : [];
     const ref = refs.find((h) => lrOf(h[0]) === lrOf(r)) ?? refs[0];
-    const paired = ref ? g.filter((x) => ref.some((y: any) => seedOf(y) === seedOf(x))) : [];
-    const lift = paired.length ? mean(paired.map((x) => x.accuracy - ref.find((y: any) => seedOf(y) === seedOf(x)).accuracy)) * 100 : NaN;
-    const over = ref ? `${r.ref}${lrOf(ref[0]) === lrOf(r) ? '' : ` at ${lrOf(ref[0])}`}` : '-';
-    lines.push(`| ${r.recipe} | ${r.budget ?? '-'} | ${steps(r)} | ${lrOf(r)} | ${r.labels} | ${g.map(seedOf).join(',')} | ${pct(mean(g.map((x) => x.accuracy)))} | ` +
-      `${Number.isFinite(lift) ? `${lift >= 0 ? '+' : ''}${lift.toFixed(1)}` : '-'} | ${over} | ${pct(r.baseline)} |`);
+    const d = ref ? g.flatMap((x) => ref.filter((y: any) => seedOf(y) === seedOf(x)).map((y: any) => (x.accuracy - y.accuracy) * 100)) : [];
+    if (!d.length) return { text: '-', over: '-' };
+    const m = mean(d), se = d.length > 1 ? Math.sqrt(d.reduce((a, x) => a + (x - m) ** 2, 0) / (d.length - 1) / d.length) : NaN;
+    return { text: `${m >= 0 ? '+' : ''}${m.toFixed(1)}${Number.isFinite(se) ? ` ± ${se.toFixed(1)}` : ''}`, over: `${r.ref}${lrOf(ref![0]) === lrOf(r) ? '' : ` at ${lrOf(ref![0])}`}` };
+  };
+  const lines = [`| recipe | budget | steps | fine-tune lr | labels | seeds | accuracy | lift | over | TF-IDF baseline |`, '|---|---|---|---|---|---|---|---|---|---|'];
+  for (const g of table) {
+    const r = g[0], l = liftOf(g);
+    lines.push(`| ${r.recipe} | ${r.budget ?? '-'} | ${steps(r)} | ${lrOf(r)} | ${r.labels} | ${g.map(seedOf).join(',')} | ${pct(mean(g.map((x) => x.accuracy)))} | ${l.text} | ${l.over} | ${pct(r.baseline)} |`);
   }
-  console.log('\n' + lines.join('\n'));
-  await writeFile(path.join(out, 'table.md'), lines.join('\n') + '\n');
+  // The same as recipe x labels: mean accuracy (lift), and the number of seeds where more than one.
+  const labels = [...new Set(table.map((g) => g[0].labels as number))].sort((p, q) => p - q);
+  const pivot = [`| recipe | budget | steps | fine-tune lr | ${labels.map((n) => `${n} labels`).join(' | ')} |`, `|---|---|---|---|${labels.map(() => '---|').join('')}`];
+  for (const k of first.keys()) {
+    const row = table.filter((g) => order(g) === first.get(k));
+    const r = row[0][0];
+    const cell = (n: number) => {
+      const g = row.find((h) => h[0].labels === n);
+      if (!g) return '-';
+      const l = liftOf(g);
+      return `${pct(mean(g.map((x: any) => x.accuracy)))}${l.text !== '-' ? ` (${l.text})` : ''}${g.length > 1 ? ` x${g.length}` : ''}`;
+    };
+    pivot.push(`| ${r.recipe} | ${r.budget ?? '-'} | ${steps(r)} | ${lrOf(r)} | ${labels.map(cell).join(' | ')} |`);
+  }
+  pivot.push(`| TF-IDF baseline | - | - | - | ${labels.map((n) => pct(table.find((g) => g[0].labels === n)![0].baseline)).join(' | ')} |`);
+  console.log('\n' + lines.join('\n') + '\n\n' + pivot.join('\n'));
+  await writeFile(path.join(out, 'table.md'), lines.join('\n') + '\n\n' + pivot.join('\n') + '\n');
 }
 
 main().catch((e) => {
