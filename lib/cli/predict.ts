@@ -107,18 +107,37 @@ async function predict(v: Values, io: Io): Promise<number> {
       table ??= new ParquetTableWriter(v.output, predictionColumns(row));
       table.write(predictionRow(row));
     };
-    // Up to a few batches in flight, written in input order.
-    const window: Array<Promise<Record<string, unknown>>> = [];
-    const ahead = v.batchSize * 4;
+    // A file goes in whole batches of --batch-size, so a run gives the same bits as the last: text by text,
+    // the micro-batcher's timing groups rows differently from run to run, and a row's padding (so the last
+    // bit of its scores) with it. stdin may be a live stream, so each line goes at once and the batcher
+    // groups what arrives together. Up to 4 batches in flight; rows are written in input order.
+    const size = v.input === '-' ? 1 : v.batchSize;
+    const window: Array<Promise<Record<string, unknown>[]>> = [];
+    let chunk: string[] = [];
+    let pending = 0;
+    const send = () => {
+      const texts = chunk;
+      chunk = [];
+      const rows = predictor.predict(texts).then((rs) => rs.map((r, i) => (Array.isArray(r) ? { text: texts[i], entities: r } : { text: texts[i], ...r })));
+      rows.catch(() => {}); // awaited below, in order; this keeps a failure from being "unhandled" meanwhile
+      window.push(rows);
+      pending += texts.length;
+    };
+    const drain = async () => {
+      const rows = await window.shift()!;
+      pending -= rows.length;
+      for (const row of rows) await emit(row);
+    };
     let count = 0;
     for await (const text of inputTexts(v, io)) {
-      const row = predictor.predict(text).then((r) => (Array.isArray(r) ? { text, entities: r } : { text, ...r }));
-      row.catch(() => {}); // awaited below, in order; this keeps a failure from being "unhandled" meanwhile
-      window.push(row);
-      if (window.length >= ahead) await emit(await window.shift()!);
+      chunk.push(text);
       count++;
+      if (chunk.length < size) continue;
+      send();
+      if (pending >= v.batchSize * 4) await drain();
     }
-    while (window.length) await emit(await window.shift()!);
+    if (chunk.length) send();
+    while (window.length) await drain();
     if (parquet) {
       table ??= new ParquetTableWriter(v.output, [{ name: 'text', type: 'string' }]);
       await table.close();
