@@ -146,26 +146,30 @@ async function pretrain(v: Values, io: Io): Promise<number> {
         `${!v.dropout ? ', dropout off' : ''}${maxTime ? `, time budget ${maxTime} s` : ''}`);
       let budget = { maxTime, maxSteps: v.maxSteps as number | undefined };
       let warmed: Record<string, number> = {};
-      // A new head's first gradients at the adaptation rate would reach the encoder as noise: train it alone first.
-      // A resumed run has its head in the checkpoint.
-      if (added.length && !v.freezeEncoder && v.headWarmup > 0 && !newest) {
+      // A new head's first gradients at the adaptation rate would reach the encoder as noise: train it alone
+      // first. The rest of the budget is fixed by the flags, so a resumed run (its head in the checkpoint,
+      // no warm-up again) continues on the same schedule.
+      if (added.length && !v.freezeEncoder && v.headWarmup > 0) {
         const total = maxTime ? undefined : v.maxSteps ?? v.epochs * Math.ceil(Math.ceil(trainSet.length / v.batchSize) / accum);
         const share = maxTime ? { maxTime: maxTime * v.headWarmup } : { maxSteps: Math.max(1, Math.round(total! * v.headWarmup)) };
-        say(io, v, `head warm-up (--head-warmup ${v.headWarmup}): the new head trains alone for ${share.maxTime ? `${share.maxTime.toFixed(0)} s` : `${share.maxSteps} step${share.maxSteps === 1 ? "" : "s"}`} at ${v.headLr}, the encoder frozen`);
-        freezeEncoder(model);
-        const warm = makeTrainer(model, {
-          ...trainerOptions(v, path.join(out, 'head-warmup'), tokenizer, false), ...share, epochs: 1, lr: v.headLr,
-          schedule: 'constant_with_warmup', gradientAccumulationSteps: accum, runName: 'head-warmup',
-        });
-        const w = await fit(warm, train, undefined, false);
-        if (w.stopReason === 'aborted') {
-          say(io, v, 'interrupted during the head warm-up: nothing saved; the same command starts again');
-          return 130;
+        budget = maxTime ? { maxTime: maxTime - share.maxTime!, maxSteps: v.maxSteps } : { maxTime, maxSteps: Math.max(1, total! - share.maxSteps!) };
+        if (!newest) {
+          const what = share.maxTime ? `${share.maxTime.toFixed(0)} s` : `${share.maxSteps} step${share.maxSteps === 1 ? '' : 's'}`;
+          say(io, v, `head warm-up (--head-warmup ${v.headWarmup}): the new head trains alone for ${what} at ${v.headLr}, the encoder frozen`);
+          freezeEncoder(model);
+          const warm = makeTrainer(model, {
+            ...trainerOptions(v, path.join(out, 'head-warmup'), tokenizer, false), ...share, epochs: 1, lr: v.headLr,
+            schedule: 'constant_with_warmup', gradientAccumulationSteps: accum, runName: 'head-warmup',
+          });
+          const w = await fit(warm, train, undefined, false);
+          if (w.stopReason === 'aborted') {
+            say(io, v, 'interrupted during the head warm-up: nothing saved; the same command starts again');
+            return 130;
+          }
+          model.setTrainable(true);
+          warmed = { headWarmupSteps: w.globalStep, headWarmupLoss: w.trainLoss, headWarmupRuntime: Math.round(w.runtime * 1e3) / 1e3 };
+          say(io, v, `head warm-up: ${w.globalStep} step${w.globalStep === 1 ? '' : 's'}, loss ${w.trainLoss.toFixed(3)}; now the whole model trains at ${v.lr}`);
         }
-        model.setTrainable(true);
-        warmed = { headWarmupSteps: w.globalStep, headWarmupLoss: w.trainLoss, headWarmupRuntime: Math.round(w.runtime * 1e3) / 1e3 };
-        say(io, v, `head warm-up: ${w.globalStep} step${w.globalStep === 1 ? "" : "s"}, loss ${w.trainLoss.toFixed(3)}; now the whole model trains at ${v.lr}`);
-        budget = maxTime ? { maxTime: Math.max(1, maxTime - w.runtime), maxSteps: v.maxSteps } : { maxTime, maxSteps: Math.max(1, total! - w.globalStep) };
       }
       const trainer = makeTrainer(model, {
         ...trainerOptions(v, out, tokenizer, val !== undefined),
