@@ -36,6 +36,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { pythonPath } from '../common.js';
+import { liftTables, lrOf, seedOf } from './table.js';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
 const BIN = path.join(root, 'bin/bertorch.js');
@@ -77,10 +78,6 @@ function run(args: string[], label: string): Promise<{ code: number | null; stdo
   });
 }
 
-// Records without lr are from before fine-tuning rates were per recipe: 5e-5 for MiniLM, 1e-4 otherwise.
-const lrOf = (x: any): string => x.lr ?? (x.recipe.includes('MiniLM') ? '5e-5' : '1e-4');
-// Records without seed are from before --seeds: all were fine-tuned with seed 42.
-const seedOf = (x: any): number => x.seed ?? 42;
 
 type Recipe = { key: string; name: string; ref: 'random init' | 'MiniLM unadapted' | null; budget: string | null; corpus?: 'unlabeled' | 'task'; args?: string[]; lr: string };
 
@@ -170,57 +167,9 @@ async function main(): Promise<void> {
       await record({ kind: 'finetune', recipe: r.name, ref: r.ref, budget: r.budget, labels: n, lr, seed, accuracy, baseline, seconds: Math.round(res.seconds), ...meta });
     }
   }
-  // The table: one row per recipe, budget, labels and rate; accuracy is the mean over its fine-tuning seeds.
-  // Lift (points) is over the reference at the same labels and rate, on the seeds both have.
-  const pct = (x: number) => (x * 100).toFixed(1);
-  const groups = new Map<string, any[]>();
-  for (const x of done.filter((d) => d.kind === 'finetune')) {
-    const k = JSON.stringify([x.recipe, x.budget, x.labels, lrOf(x)]);
-    groups.set(k, [...(groups.get(k) ?? []), x]);
-  }
-  // Rows of one recipe, budget and rate together, in the order they first landed, labels ascending.
-  const first = new Map<string, number>();
-  for (const g of groups.values()) {
-    const k = JSON.stringify([g[0].recipe, g[0].budget, lrOf(g[0])]);
-    if (!first.has(k)) first.set(k, first.size);
-  }
-  const order = (g: any[]) => first.get(JSON.stringify([g[0].recipe, g[0].budget, lrOf(g[0])]))!;
-  const table = [...groups.values()].sort((p, q) => order(p) - order(q) || p[0].labels - q[0].labels);
-  const mean = (xs: number[]) => xs.reduce((p, q) => p + q, 0) / xs.length;
-  const steps = (x: any) => done.find((p) => p.kind === 'pretrain' && p.recipe === x.recipe && p.budget === x.budget)?.steps ?? '-';
-  // Lift in points, with the standard error of the paired differences when there are several seeds.
-  const liftOf = (g: any[]) => {
-    const r = g[0];
-    // The reference fine-tuned at the same rate when there is one, so the lift is the pretraining's alone.
-    const refs = r.ref ? table.filter((h) => h[0].recipe.startsWith(r.ref) && h[0].labels === r.labels) : [];
-    const ref = refs.find((h) => lrOf(h[0]) === lrOf(r)) ?? refs[0];
-    const d = ref ? g.flatMap((x) => ref.filter((y: any) => seedOf(y) === seedOf(x)).map((y: any) => (x.accuracy - y.accuracy) * 100)) : [];
-    if (!d.length) return { text: '-', over: '-' };
-    const m = mean(d), se = d.length > 1 ? Math.sqrt(d.reduce((a, x) => a + (x - m) ** 2, 0) / (d.length - 1) / d.length) : NaN;
-    return { text: `${m >= 0 ? '+' : ''}${m.toFixed(1)}${Number.isFinite(se) ? ` ± ${se.toFixed(1)}` : ''}`, over: `${r.ref}${lrOf(ref![0]) === lrOf(r) ? '' : ` at ${lrOf(ref![0])}`}` };
-  };
-  const lines = [`| recipe | budget | steps | fine-tune lr | labels | seeds | accuracy | lift | over | TF-IDF baseline |`, '|---|---|---|---|---|---|---|---|---|---|'];
-  for (const g of table) {
-    const r = g[0], l = liftOf(g);
-    lines.push(`| ${r.recipe} | ${r.budget ?? '-'} | ${steps(r)} | ${lrOf(r)} | ${r.labels} | ${g.map(seedOf).join(',')} | ${pct(mean(g.map((x) => x.accuracy)))} | ${l.text} | ${l.over} | ${pct(r.baseline)} |`);
-  }
-  // The same as recipe x labels: mean accuracy (lift), and the number of seeds where more than one.
-  const labels = [...new Set(table.map((g) => g[0].labels as number))].sort((p, q) => p - q);
-  const pivot = [`| recipe | budget | steps | fine-tune lr | ${labels.map((n) => `${n} labels`).join(' | ')} |`, `|---|---|---|---|${labels.map(() => '---|').join('')}`];
-  for (const k of first.keys()) {
-    const row = table.filter((g) => order(g) === first.get(k));
-    const r = row[0][0];
-    const cell = (n: number) => {
-      const g = row.find((h) => h[0].labels === n);
-      if (!g) return '-';
-      const l = liftOf(g);
-      return `${pct(mean(g.map((x: any) => x.accuracy)))}${l.text !== '-' ? ` (${l.text})` : ''}${g.length > 1 ? ` x${g.length}` : ''}`;
-    };
-    pivot.push(`| ${r.recipe} | ${r.budget ?? '-'} | ${steps(r)} | ${lrOf(r)} | ${labels.map(cell).join(' | ')} |`);
-  }
-  pivot.push(`| TF-IDF baseline | - | - | - | ${labels.map((n) => pct(table.find((g) => g[0].labels === n)![0].baseline)).join(' | ')} |`);
-  console.log('\n' + lines.join('\n') + '\n\n' + pivot.join('\n'));
-  await writeFile(path.join(out, 'table.md'), lines.join('\n') + '\n\n' + pivot.join('\n') + '\n');
+  const tables = liftTables(done);
+  console.log('\n' + tables);
+  await writeFile(path.join(out, 'table.md'), tables + '\n');
 }
 
 main().catch((e) => {
