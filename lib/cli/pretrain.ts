@@ -150,7 +150,7 @@ async function pretrain(v: Values, io: Io): Promise<number> {
       // first. The rest of the budget is fixed by the flags, so a resumed run (its head in the checkpoint,
       // no warm-up again) continues on the same schedule.
       if (added.length && !v.freezeEncoder && v.headWarmup > 0) {
-        const total = maxTime ? undefined : v.maxSteps ?? v.epochs * Math.ceil(Math.ceil(trainSet.length / v.batchSize) / accum);
+        const total = maxTime ? undefined : v.maxSteps ?? v.epochs * Math.ceil(train.length / accum);  // the Trainer's steps per epoch
         const share = maxTime ? { maxTime: maxTime * v.headWarmup } : { maxSteps: Math.max(1, Math.round(total! * v.headWarmup)) };
         budget = maxTime ? { maxTime: maxTime - share.maxTime!, maxSteps: v.maxSteps } : { maxTime, maxSteps: Math.max(1, total! - share.maxSteps!) };
         if (!newest) {
