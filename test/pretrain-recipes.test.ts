@@ -122,3 +122,24 @@ test.serial('pretrain --no-dropout trains without dropout and saves the fine-tun
   t.deepEqual([ckpt.hidden_dropout_prob, ckpt.attention_probs_dropout_prob], [0, 0]);
   t.deepEqual([saved.hidden_dropout_prob, saved.attention_probs_dropout_prob], [0.1, 0.1]);
 });
+
+test.serial('--bf16 trains pretrain and finetune under bf16 autocast, the summary says so, and the losses differ from float32 at the same seed', async (t) => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'bertorch-bf16-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const words = Array.from({ length: 200 }, () => Array.from({ length: 3 + Math.floor(rand() * 5) }, () => 'abcdefghijklmnopqrstuvwxyz'[Math.floor(rand() * 26)]).join(''));
+  const line = () => Array.from({ length: 10 }, () => words[Math.floor(rand() * words.length)]).join(' ');
+  await writeFile(path.join(dir, 'c.txt'), Array.from({ length: 64 }, line).join('\n') + '\n');
+  await writeFile(path.join(dir, 'l.csv'), 'text,label\n' + Array.from({ length: 32 }, (_, k) => `${line()},${k % 2 ? 'pos' : 'neg'}`).join('\n') + '\n');
+  const pretrain = (out: string, extra: string[]) => cli(['pretrain', '--corpus', path.join(dir, 'c.txt'), '--out', path.join(dir, out), '--preset', 'tiny',
+    '--vocab-size', '200', '--max-length', '32', '--batch-size', '8', '--max-steps', '4', '--validation', '0', '--quiet', ...extra]);
+  const runs = [await pretrain('fp32', []), await pretrain('bf16', ['--bf16']), await pretrain('off', ['--no-bf16'])];
+  for (const r of runs) t.is(r.code, 0, r.stderr);
+  const [fp32, bf16, off] = runs.map((r) => JSON.parse(r.stdout));
+  t.deepEqual([fp32.bf16, bf16.bf16, off.bf16], [false, true, false]);
+  t.is(off.trainLoss, fp32.trainLoss);  // --no-bf16 is the CPU default
+  t.not(bf16.trainLoss, fp32.trainLoss, 'bf16 rounding must move the loss');
+  const ft = await cli(['finetune', '--model', path.join(dir, 'bf16'), '--train', path.join(dir, 'l.csv'), '--out', path.join(dir, 'ft'),
+    '--max-steps', '2', '--batch-size', '8', '--max-length', '32', '--no-baseline', '--quiet', '--bf16']);
+  t.is(ft.code, 0, ft.stderr);
+  t.true(JSON.parse(ft.stdout).bf16);
+});

@@ -13,7 +13,7 @@ export function trainerOptions(v: Values, out: string, tokenizer: Tokenizer, has
     epochs: v.epochs, maxSteps: v.maxSteps, lr: v.lr, warmupRatio: v.warmupRatio, weightDecay: v.weightDecay, seed: v.seed,
     loggingSteps: v.loggingSteps, evalSteps: hasEval ? v.evalSteps : undefined, outputDir: path.join(out, 'checkpoints'),
     saveSteps: v.saveSteps, saveTotalLimit: 2, saveAtEnd: v.saveSteps !== undefined, tokenizer,
-    runName: v.runName, runsDir: path.join(out, 'runs'), progress: v.quiet ? 'none' : 'auto',
+    runName: v.runName, runsDir: path.join(out, 'runs'), progress: v.quiet ? 'none' : 'auto', bf16: v.bf16,
   };
 }
 
@@ -63,6 +63,6 @@ function summary(command: string, out: string, r: FitResult, extra: Record<strin
   const evalRuntime = r.state.log_history.reduce((a, x) => a + (typeof x.eval_runtime === 'number' ? x.eval_runtime : 0), 0);
   return JSON.stringify({
     command, out, steps: r.globalStep, trainLoss: r.trainLoss, stopReason: r.stopReason, ...metrics,
-    trainRuntime: round3(r.runtime), evalRuntime: round3(evalRuntime), trainSamplesPerSecond: round3(r.samplesPerSecond), ...extra,
+    trainRuntime: round3(r.runtime), evalRuntime: round3(evalRuntime), trainSamplesPerSecond: round3(r.samplesPerSecond), bf16: r.bf16, ...extra,
   }) + '\n';
 }

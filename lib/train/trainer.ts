@@ -85,6 +85,8 @@ export interface FitResult {
   runDir?: string;
   /** Seconds this call took. */
   runtime: number;
+  /** Whether forward and backward ran under bf16 autocast (TrainerOptions.bf16, or its default for the device). */
+  bf16: boolean;
   state: TrainerState;
 }
 
@@ -255,6 +257,7 @@ class FitRun {
   lastSaved = -1;
   lastEval = -1;
   lastCheckpoint: string | null = null;
+  bf16 = false;
   // Since the last log record:
   logLoss = 0;
   logSteps = 0;
@@ -321,7 +324,8 @@ class FitRun {
     if (pg?.backend === 'nccl' && !device.startsWith('cuda'))
       invalidRange("a CUDA device with an NCCL process group ('gloo' reduces CPU tensors)", 'device', device);
     if (model.device !== device && !(device === 'cuda' && model.device.startsWith('cuda'))) model.to(device);
-    model.autocast((o.bf16 ?? device !== 'cpu') ? 'bfloat16' : null);
+    this.bf16 = o.bf16 ?? device !== 'cpu';
+    model.autocast(this.bf16 ? 'bfloat16' : null);
     model.cudaGraphs(o.cudaGraphs);
     if (o.processGroup) model.setProcessGroup(o.processGroup);
     // A schedule driven from JS runs the native one as 'constant' and sets its lr before each step.
@@ -610,7 +614,7 @@ class FitRun {
       globalStep: state.global_step, epoch: state.epoch, trainLoss: this.runSteps ? this.runLoss / this.runSteps : NaN,
       samplesPerSecond: this.runSamples / ((performance.now() - this.started) / 1000),
       stopReason: this.stopReason ?? 'completed', bestMetric: state.best_metric, bestCheckpoint: state.best_model_checkpoint,
-      lastCheckpoint: this.lastCheckpoint, runDir: this.t.runDir, runtime: (performance.now() - this.started) / 1000, state,
+      lastCheckpoint: this.lastCheckpoint, runDir: this.t.runDir, runtime: (performance.now() - this.started) / 1000, bf16: this.bf16, state,
     };
   }
 }
