@@ -30,6 +30,8 @@
  * Fine-tuning rates: 1e-4 for the mini models, 5e-5 for MiniLM, --rtd-lr (3e-4) for RTD.
  * --seeds 42,43,44 fine-tunes each with every seed (the table gives the mean;
  * one seed's standard error at 1,800 test sentences is about 1.1 points).
+ * --bf16: pretrain under bf16 autocast (rows named ", bf16"; fine-tuning stays
+ * float32): about 1.9x the steps on a CPU with AMX or AVX512-BF16.
  * --quick: 600 training sentences, labels 200 / all, 60 s budgets, 2 epochs.
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -50,7 +52,7 @@ const { values: a } = parseArgs({
     quick: { type: 'boolean', default: false }, out: { type: 'string' }, threads: { type: 'string' },
     budget: { type: 'string' }, 'adapt-budget': { type: 'string' }, source: { type: 'string', default: 'vader' },
     epochs: { type: 'string' }, 'rtd-lr': { type: 'string', default: '3e-4' }, labels: { type: 'string' }, recipes: { type: 'string', default: 'random,mlm15,rtd,mlm40,minilm,dapt,tapt' },
-    seeds: { type: 'string', default: '42' },
+    seeds: { type: 'string', default: '42' }, bf16: { type: 'boolean', default: false },
   },
 });
 const quick = a.quick!;
@@ -149,7 +151,9 @@ async function main(): Promise<void> {
     const r = all.find((x) => x.key === key);
     if (!r) throw new Error(`--recipes: unknown ${key} (one of ${all.map((x) => x.key).join(', ')})`);
     if (lr !== undefined && !(Number(lr) > 0)) throw new Error(`--recipes: ${w}: the rate after @ must be a positive number`);
-    return { ...r, lr: lr ?? r.lr };
+    // --bf16: pretraining under bf16 autocast (fine-tuning stays float32): rows and folders of their own.
+    const bf16 = a.bf16 && r.args && r.key !== 'random';
+    return { ...r, lr: lr ?? r.lr, ...(bf16 ? { key: `${r.key}-bf16`, name: `${r.name}, bf16`, args: [...r.args!, '--bf16'] } : {}) };
   });
 
   const resultsFile = path.join(out, 'results.jsonl');
