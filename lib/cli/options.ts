@@ -35,7 +35,7 @@ export const TRAINING: Opts = {
   resume: b('continue from the newest checkpoint in <out>/checkpoints'),
   'run-name': s('write <out>/runs/<name>/metrics.jsonl and report.html'),
   // No default: the Trainer's (on for CUDA, off for CPU) applies unless --bf16 or --no-bf16 is given.
-  bf16: { kind: 'boolean', help: 'bf16 autocast for forward and backward, parameters and AdamW in float32 (default: on for CUDA, off for CPU; about 3x faster on a CPU with AVX512-BF16 or AMX, slower on one without: info().cpuBf16 says which) (--no-bf16: off)' },
+  bf16: { kind: 'boolean', help: 'bf16 autocast for forward and backward, parameters and AdamW in float32 (default: on for CUDA, off for CPU; about 2x the steps on a CPU with AVX512-BF16 or AMX, slower on one without: info().cpuBf16 says which) (--no-bf16: off)' },
 };
 /** How strictly labeled files are read (issue 22: never a silent change). */
 export const BAD_ROWS: Opts = {
