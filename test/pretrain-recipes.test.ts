@@ -104,11 +104,15 @@ test.serial('schedule one_cycle rises linearly to the peak at the middle and fal
 });
 
 
+/** `n` random lowercase words of 3-7 letters, and a line of `k` of them. */
+const randomWords = (n: number) => Array.from({ length: n }, () => Array.from({ length: 3 + Math.floor(rand() * 5) }, () => 'abcdefghijklmnopqrstuvwxyz'[Math.floor(rand() * 26)]).join(''));
+const randomLine = (words: string[], k: number) => Array.from({ length: k }, () => words[Math.floor(rand() * words.length)]).join(' ');
+
 test.serial('pretrain --no-dropout trains without dropout and saves the fine-tuning dropout; --gradient-accumulation-steps 2 halves the optimizer steps', async (t) => {
   const dir = await mkdtemp(path.join(tmpdir(), 'bertorch-recipes-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
-  const words = Array.from({ length: 300 }, () => Array.from({ length: 3 + Math.floor(rand() * 5) }, () => 'abcdefghijklmnopqrstuvwxyz'[Math.floor(rand() * 26)]).join(''));
-  await writeFile(path.join(dir, 'c.txt'), Array.from({ length: 80 }, () => Array.from({ length: 12 }, () => words[Math.floor(rand() * words.length)]).join(' ')).join('\n') + '\n');
+  const words = randomWords(300);
+  await writeFile(path.join(dir, 'c.txt'), Array.from({ length: 80 }, () => randomLine(words, 12)).join('\n') + '\n');
   const run = (out: string, extra: string[]) => cli(['pretrain', '--corpus', path.join(dir, 'c.txt'), '--out', path.join(dir, out), '--preset', 'tiny', '--vocab-size', '200',
     '--max-length', '32', '--batch-size', '8', '--epochs', '1', '--validation', '0', '--save-steps', '1000', '--quiet', ...extra]);
   const [plain, accum] = [await run('plain', ['--no-dropout', '--whole-word-mask', '--mlm-probability', '0.4']), await run('accum', ['--gradient-accumulation-steps', '2'])];
@@ -126,8 +130,8 @@ test.serial('pretrain --no-dropout trains without dropout and saves the fine-tun
 test.serial('--bf16 trains pretrain and finetune under bf16 autocast, the summary says so, and the losses differ from float32 at the same seed', async (t) => {
   const dir = await mkdtemp(path.join(tmpdir(), 'bertorch-bf16-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
-  const words = Array.from({ length: 200 }, () => Array.from({ length: 3 + Math.floor(rand() * 5) }, () => 'abcdefghijklmnopqrstuvwxyz'[Math.floor(rand() * 26)]).join(''));
-  const line = () => Array.from({ length: 10 }, () => words[Math.floor(rand() * words.length)]).join(' ');
+  const words = randomWords(200);
+  const line = () => randomLine(words, 10);
   await writeFile(path.join(dir, 'c.txt'), Array.from({ length: 64 }, line).join('\n') + '\n');
   await writeFile(path.join(dir, 'l.csv'), 'text,label\n' + Array.from({ length: 32 }, (_, k) => `${line()},${k % 2 ? 'pos' : 'neg'}`).join('\n') + '\n');
   const pretrain = (out: string, extra: string[]) => cli(['pretrain', '--corpus', path.join(dir, 'c.txt'), '--out', path.join(dir, out), '--preset', 'tiny',
